@@ -269,7 +269,7 @@ pub enum ExprKind {
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     Match(Box<Expr>, Vec<MatchArm>),
-    Lambda(Vec<Ident>, Box<Expr>),
+    Lambda(Vec<Ident>, std::sync::Arc<Expr>),
     Paren(Box<Expr>),
 }
 

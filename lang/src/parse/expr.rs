@@ -175,7 +175,7 @@ impl Builder {
                     kind: ExprKind::Literal(Literal::Null),
                     span,
                 });
-                ExprKind::Lambda(params, Box::new(body))
+                ExprKind::Lambda(params, std::sync::Arc::new(body))
             }
             Rule::if_expr => {
                 let mut exprs: Vec<Expr> = pair
