@@ -1,0 +1,4 @@
+//! Rebuilds the crate when the embedded blueprint library changes.
+fn main() {
+    println!("cargo:rerun-if-changed=../blueprints");
+}

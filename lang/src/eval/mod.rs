@@ -1,0 +1,297 @@
+//! The evaluator: turns a resolved [`Program`] into a [`Config`] of resource instances with
+//! stable addresses, attribute values and dependency edges.
+//!
+//! Evaluation is lazy and memoised per slot (a param, `let`, output, resource attribute,
+//! `for each` expansion of one module instance), so declarations may appear in any order and
+//! a value that depends on itself is reported as a cycle instead of looping. Each slot also
+//! remembers which resource instances its value read; that set becomes the graph's edges.
+
+pub mod config;
+mod expr;
+mod instances;
+mod refs;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+pub use config::{
+    BackendConfig, Config, Dependency, Instance, Lifecycle, Moved, PolicyInfo, ProviderConfig,
+    StackInfo,
+};
+
+use crate::diagnostics::{Diagnostics, IntoDiagnostic};
+use crate::errors::EvalError;
+use crate::index::ModuleIndex;
+use crate::loader::{ModuleId, Program};
+use crate::span::Span;
+use crate::value::{Env, Value};
+
+/// Limits and inputs of one evaluation.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Values for the stack's own params (`--var name=value`).
+    pub vars: IndexMap<String, Value>,
+    /// Expression steps allowed before giving up (E0407).
+    pub step_budget: u64,
+    /// Deepest nesting of evaluation (E0411).
+    pub max_depth: usize,
+}
+
+impl Default for EvalOptions {
+    fn default() -> EvalOptions {
+        EvalOptions {
+            vars: IndexMap::new(),
+            step_budget: 20_000_000,
+            max_depth: 1_000,
+        }
+    }
+}
+
+/// An error already turned into a diagnostic; callers just stop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reported;
+
+pub(crate) type R<T> = Result<T, Reported>;
+
+/// Index of a module instance.
+pub(crate) type InstId = usize;
+
+/// A module instance: the stack itself, or one `use` (one per `for each` key).
+pub(crate) struct Inst<'p> {
+    module: ModuleId,
+    /// Address prefix, such as `t["acme"]`; empty for the stack.
+    prefix: String,
+    /// The instance that wrote the `use`, and the declaration.
+    parent: Option<(InstId, &'p crate::ast::UseDecl)>,
+    /// `each` for the arguments, when the `use` has `for each`.
+    each: Env,
+}
+
+/// What a dependency points at.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Target {
+    Resource(String),
+    /// Every resource under a module instance prefix.
+    Module(String),
+}
+
+pub(crate) type Deps = BTreeMap<Target, (Span, bool)>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum SlotKey {
+    Param(InstId, String),
+    Let(InstId, String),
+    Output(InstId, String),
+    Attr(InstId, usize, Option<String>, String),
+    Instances(InstId, usize),
+    Children(InstId, String),
+}
+
+/// Instances of one resource declaration: key and `each` binding.
+pub(crate) type Keys = Arc<Vec<(Option<String>, Env)>>;
+
+#[derive(Clone)]
+pub(crate) enum Memo {
+    Value(Value),
+    Keys(Keys),
+    Children(Arc<Vec<(Option<String>, InstId)>>),
+}
+
+enum Slot {
+    InProgress,
+    Done(Memo, Deps),
+    Failed,
+}
+
+/// Where an expression is evaluated: which module instance, which local bindings.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub inst: InstId,
+    pub env: Env,
+}
+
+pub(crate) struct Evaluator<'p> {
+    program: &'p Program,
+    indexes: &'p [ModuleIndex<'p>],
+    options: &'p EvalOptions,
+    insts: Vec<Inst<'p>>,
+    memo: HashMap<SlotKey, Slot>,
+    /// Slots being computed, outermost first: (key, where it was needed, description).
+    active: Vec<(SlotKey, Span, String)>,
+    deps: Vec<Deps>,
+    diagnostics: Diagnostics,
+    steps: u64,
+    depth: usize,
+    budget_spent: bool,
+    checked_params: HashSet<(InstId, String)>,
+}
+
+/// Evaluates `program`; returns the configuration (if evaluation got far enough) and diagnostics.
+pub fn evaluate<'p>(
+    program: &'p Program,
+    indexes: &'p [ModuleIndex<'p>],
+    options: &'p EvalOptions,
+) -> (Option<Config>, Diagnostics) {
+    let mut evaluator = Evaluator {
+        program,
+        indexes,
+        options,
+        insts: vec![Inst {
+            module: 0,
+            prefix: String::new(),
+            parent: None,
+            each: Env::empty(),
+        }],
+        memo: HashMap::new(),
+        active: Vec::new(),
+        deps: vec![Deps::new()],
+        diagnostics: Diagnostics::new(),
+        steps: 0,
+        depth: 0,
+        budget_spent: false,
+        checked_params: HashSet::new(),
+    };
+    let config = evaluator.run();
+    let failed = evaluator.diagnostics.has_errors();
+    (
+        if failed { None } else { Some(config) },
+        evaluator.diagnostics,
+    )
+}
+
+impl<'p> Evaluator<'p> {
+    pub(crate) fn report(&mut self, error: impl IntoDiagnostic) -> Reported {
+        self.diagnostics.push(error);
+        Reported
+    }
+
+    pub(crate) fn index(&self, inst: InstId) -> &'p ModuleIndex<'p> {
+        &self.indexes[self.insts[inst].module]
+    }
+
+    /// Counts one step against the budget.
+    pub(crate) fn step(&mut self, span: Span) -> R<()> {
+        self.steps += 1;
+        if self.steps > self.options.step_budget {
+            if !self.budget_spent {
+                self.budget_spent = true;
+                return Err(self.report(EvalError::Budget {
+                    span,
+                    limit: self.options.step_budget,
+                }));
+            }
+            return Err(Reported);
+        }
+        Ok(())
+    }
+
+    /// Runs `compute` at one nesting level deeper, refusing past the limit.
+    pub(crate) fn nested<T>(&mut self, span: Span, compute: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        if self.depth >= self.options.max_depth {
+            return Err(self.report(EvalError::TooDeep {
+                span,
+                limit: self.options.max_depth,
+            }));
+        }
+        self.depth += 1;
+        let result = compute(self);
+        self.depth -= 1;
+        result
+    }
+
+    /// Records that the value being computed reads `target`.
+    pub(crate) fn depend(&mut self, target: Target, span: Span, explicit: bool) {
+        if let Some(top) = self.deps.last_mut() {
+            top.entry(target).or_insert((span, explicit));
+        }
+    }
+
+    fn merge_deps(&mut self, deps: &Deps) {
+        if let Some(top) = self.deps.last_mut() {
+            for (target, info) in deps {
+                top.entry(target.clone()).or_insert(*info);
+            }
+        }
+    }
+
+    /// Memoised evaluation of one slot, with cycle detection and dependency tracking.
+    pub(crate) fn slot(
+        &mut self,
+        key: SlotKey,
+        needed_at: Span,
+        describe: impl FnOnce() -> String,
+        compute: impl FnOnce(&mut Self) -> R<Memo>,
+    ) -> R<Memo> {
+        match self.memo.get(&key) {
+            Some(Slot::Done(memo, deps)) => {
+                let (memo, deps) = (memo.clone(), deps.clone());
+                self.merge_deps(&deps);
+                return Ok(memo);
+            }
+            Some(Slot::Failed) => return Err(Reported),
+            Some(Slot::InProgress) => return Err(self.cycle(&key, needed_at)),
+            None => {}
+        }
+        self.memo.insert(key.clone(), Slot::InProgress);
+        self.active.push((key.clone(), needed_at, describe()));
+        self.deps.push(Deps::new());
+        let result = self.nested(needed_at, compute);
+        let deps = self.deps.pop().unwrap_or_default();
+        self.active.pop();
+        match result {
+            Ok(memo) => {
+                self.merge_deps(&deps);
+                self.memo.insert(key, Slot::Done(memo.clone(), deps));
+                Ok(memo)
+            }
+            Err(reported) => {
+                self.memo.insert(key, Slot::Failed);
+                Err(reported)
+            }
+        }
+    }
+
+    /// Marks a finished slot as failed (a param whose `check` failed after it was computed).
+    pub(crate) fn fail_slot(&mut self, key: SlotKey) {
+        self.memo.insert(key, Slot::Failed);
+    }
+
+    fn cycle(&mut self, key: &SlotKey, needed_at: Span) -> Reported {
+        let start = self.active.iter().position(|(k, _, _)| k == key).unwrap_or(0);
+        let mut chain: Vec<String> = self.active[start..].iter().map(|(_, _, d)| d.clone()).collect();
+        if let Some(first) = chain.first().cloned() {
+            chain.push(first);
+        }
+        let first = self.active.get(start + 1).map_or(needed_at, |(_, span, _)| *span);
+        self.report(EvalError::Cycle {
+            span: needed_at,
+            first,
+            chain,
+        })
+    }
+
+    pub(crate) fn value_slot(
+        &mut self,
+        key: SlotKey,
+        needed_at: Span,
+        describe: impl FnOnce() -> String,
+        compute: impl FnOnce(&mut Self) -> R<Value>,
+    ) -> R<Value> {
+        match self.slot(key, needed_at, describe, |ev| compute(ev).map(Memo::Value))? {
+            Memo::Value(value) => Ok(value),
+            _ => Err(Reported),
+        }
+    }
+
+    /// A name for messages: `param tier of t["acme"]`.
+    pub(crate) fn describe(&self, inst: InstId, what: &str) -> String {
+        let prefix = &self.insts[inst].prefix;
+        if prefix.is_empty() {
+            what.to_owned()
+        } else {
+            format!("{prefix}.{what}")
+        }
+    }
+}
