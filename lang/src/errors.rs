@@ -353,7 +353,11 @@ pub enum EvalError {
     TooDeep { span: Span, limit: usize },
     /// A record with the same key twice.
     #[error("duplicate key `{key}`")]
-    DuplicateKey { span: Span, first: Span, key: String },
+    DuplicateKey {
+        span: Span,
+        first: Span,
+        key: String,
+    },
     /// Integer arithmetic that overflows 64 bits.
     #[error("integer overflow in `{op}`")]
     Overflow { span: Span, op: String },

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 
 use crate::ast::{
-    BackendDecl, Item, ItemKind, LetDecl, ModuleDecl, MovedDecl, OutputDecl, ParamDecl,
-    PolicyDecl, ProviderDecl, ResourceDecl, StackDecl, UseDecl,
+    BackendDecl, Item, ItemKind, LetDecl, ModuleDecl, MovedDecl, OutputDecl, ParamDecl, PolicyDecl,
+    ProviderDecl, ResourceDecl, StackDecl, UseDecl,
 };
 use crate::errors::NameError;
 use crate::loader::Module;
@@ -148,7 +148,9 @@ impl<'p> ModuleIndex<'p> {
 
     /// Whether `name` is a module-level value (param, let or module alias).
     pub fn has_value(&self, name: &str) -> bool {
-        self.params.contains_key(name) || self.lets.contains_key(name) || self.uses.contains_key(name)
+        self.params.contains_key(name)
+            || self.lets.contains_key(name)
+            || self.uses.contains_key(name)
     }
 
     /// All module-level value names, for suggestions.

@@ -156,9 +156,16 @@ fn check_on_this_thread(path: &Path, options: &Options) -> Checked {
         diagnostics.extend(eval_diagnostics);
         config = evaluated;
     }
+    // The same mistake seen through several instances is reported once.
+    let mut unique: Vec<Diagnostic> = Vec::new();
+    for diagnostic in diagnostics.into_vec() {
+        if !unique.contains(&diagnostic) {
+            unique.push(diagnostic);
+        }
+    }
     Checked {
         sources,
-        diagnostics: diagnostics.into_vec(),
+        diagnostics: unique,
         config,
         is_module,
     }

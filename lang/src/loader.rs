@@ -327,7 +327,8 @@ impl Loader<'_> {
                 .map(|k| self.display_key(k))
                 .collect();
             chain.push(self.display_key(&sources.key));
-            self.diagnostics.push(NameError::ImportCycle { span, chain });
+            self.diagnostics
+                .push(NameError::ImportCycle { span, chain });
             return None;
         }
         if let Some(existing) = self.by_key.get(&sources.key) {

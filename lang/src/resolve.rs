@@ -3,9 +3,7 @@
 //!
 //! Everything here is reported together, so one run shows all naming mistakes.
 
-use crate::ast::{
-    Expr, ExprKind, ForEach, ItemKind, Record, StrPart, UseDecl,
-};
+use crate::ast::{Expr, ExprKind, ForEach, ItemKind, Record, StrPart, UseDecl};
 use crate::diagnostics::{suggest, Diagnostics};
 use crate::errors::NameError;
 use crate::index::ModuleIndex;
@@ -78,7 +76,10 @@ impl Resolver<'_, '_> {
                         span: decl.name.span,
                         what: format!("`module {}`", decl.name.joined()),
                         place: format!("in the file imported as `{}`", module.name),
-                        help: format!("write `module {}` or import the module by its own name", module.name),
+                        help: format!(
+                            "write `module {}` or import the module by its own name",
+                            module.name
+                        ),
                     });
                 }
                 _ => {}
@@ -161,10 +162,7 @@ impl Resolver<'_, '_> {
         }
         for (name, param) in &target_index.params {
             if param.default.is_none() && !given.iter().any(|(g, _)| g == name) {
-                let span = decl
-                    .args
-                    .as_ref()
-                    .map_or(decl.alias.span, |a| a.span);
+                let span = decl.alias.span;
                 self.errors.push(NameError::MissingArgument {
                     span,
                     param: param.name.span,
@@ -262,7 +260,9 @@ impl Resolver<'_, '_> {
             .iter()
             .find(|t| t.split('.').next() == Some(name))
         {
-            Some(format!("resource references are written `{kind}.<name>.<attribute>`"))
+            Some(format!(
+                "resource references are written `{kind}.<name>.<attribute>`"
+            ))
         } else {
             None
         };
@@ -365,10 +365,7 @@ impl Resolver<'_, '_> {
             stdlib::arity(name)
         };
         let Some((min, max)) = arity else {
-            let candidates = stdlib::FUNCTIONS
-                .iter()
-                .map(|f| f.name)
-                .chain([SECRET_FN]);
+            let candidates = stdlib::FUNCTIONS.iter().map(|f| f.name).chain([SECRET_FN]);
             self.errors.push(NameError::UnknownFunction {
                 span: ident.span,
                 name: name.to_owned(),

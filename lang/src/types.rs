@@ -133,7 +133,13 @@ impl Checker<'_, '_> {
         format!("in `{path}`: ")
     }
 
-    fn mismatch(&self, path: &str, expected: String, value: &Value, help: Option<String>) -> TypeError {
+    fn mismatch(
+        &self,
+        path: &str,
+        expected: String,
+        value: &Value,
+        help: Option<String>,
+    ) -> TypeError {
         TypeError::Mismatch {
             span: self.origin.span,
             declared: Some(self.origin.declared),
@@ -144,7 +150,13 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn check(&self, value: &Value, ty: &TypeExpr, path: &str, depth: usize) -> Result<(), TypeError> {
+    fn check(
+        &self,
+        value: &Value,
+        ty: &TypeExpr,
+        path: &str,
+        depth: usize,
+    ) -> Result<(), TypeError> {
         if depth > MAX_ALIAS_DEPTH {
             return Err(TypeError::Mismatch {
                 span: self.origin.span,
@@ -242,10 +254,15 @@ impl Checker<'_, '_> {
                     })
                     .collect();
                 if literals.len() == items.len() {
-                    let help = value
-                        .as_str()
-                        .and_then(|s| suggest::did_you_mean(s, literals.iter().map(String::as_str)));
-                    return Err(self.mismatch(path, format!("one of {}", display(ty)), value, help));
+                    let help = value.as_str().and_then(|s| {
+                        suggest::did_you_mean(s, literals.iter().map(String::as_str))
+                    });
+                    return Err(self.mismatch(
+                        path,
+                        format!("one of {}", display(ty)),
+                        value,
+                        help,
+                    ));
                 }
                 // A single structured alternative explains itself better than the union.
                 if items.len() == 1 {
@@ -258,7 +275,14 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn named(&self, value: &Value, name: &str, ty: &TypeExpr, path: &str, depth: usize) -> Result<(), TypeError> {
+    fn named(
+        &self,
+        value: &Value,
+        name: &str,
+        ty: &TypeExpr,
+        path: &str,
+        depth: usize,
+    ) -> Result<(), TypeError> {
         let is_template = matches!(value, Value::Unknown(_));
         let ok = match name {
             "any" => !value.contains_func(),
@@ -269,7 +293,9 @@ impl Checker<'_, '_> {
             "null" => matches!(value, Value::Null),
             "list" => matches!(value, Value::List(_)),
             "map" => matches!(value, Value::Record(_)),
-            "Secret" => matches!(value, Value::Secret(_)) || (is_template && value.contains_secret()),
+            "Secret" => {
+                matches!(value, Value::Secret(_)) || (is_template && value.contains_secret())
+            }
             "Ident" => return self.format(value, "Ident", path, is_template),
             "Hostname" => return self.format(value, "Hostname", path, is_template),
             "Image" => return self.format(value, "Image", path, is_template),
@@ -280,7 +306,7 @@ impl Checker<'_, '_> {
                     Some(target) => self.check(value, target, path, depth + 1),
                     // Unknown names are reported by the resolver; accept here.
                     None => Ok(()),
-                }
+                };
             }
         };
         if ok {
@@ -290,23 +316,41 @@ impl Checker<'_, '_> {
             ("string", Value::Secret(_)) | ("string", Value::Unknown(_)) => {
                 Some("declare the param as `Secret` to accept a secret reference".to_owned())
             }
-            ("Secret", Value::Str(_)) => {
-                Some("pass `secret(\"path\")`: secret values are never written in blueprints".to_owned())
-            }
+            ("Secret", Value::Str(_)) => Some(
+                "pass `secret(\"path\")`: secret values are never written in blueprints".to_owned(),
+            ),
             _ => None,
         };
         Err(self.mismatch(path, display(ty), value, help))
     }
 
-    fn format(&self, value: &Value, kind: &'static str, path: &str, is_template: bool) -> Result<(), TypeError> {
+    fn format(
+        &self,
+        value: &Value,
+        kind: &'static str,
+        path: &str,
+        is_template: bool,
+    ) -> Result<(), TypeError> {
         if is_template && !value.contains_secret() {
             // Built from values known after apply: the format can only be checked then.
             return Ok(());
         }
         let text = match value {
             Value::Str(s) => s.clone(),
-            Value::Int(i) if kind == "Quantity" => return if *i >= 0 { Ok(()) } else { Err(self.format_error(kind, i.to_string(), path)) },
-            Value::Float(f) if kind == "Quantity" => return if *f >= 0.0 { Ok(()) } else { Err(self.format_error(kind, f.to_string(), path)) },
+            Value::Int(i) if kind == "Quantity" => {
+                return if *i >= 0 {
+                    Ok(())
+                } else {
+                    Err(self.format_error(kind, i.to_string(), path))
+                }
+            }
+            Value::Float(f) if kind == "Quantity" => {
+                return if *f >= 0.0 {
+                    Ok(())
+                } else {
+                    Err(self.format_error(kind, f.to_string(), path))
+                }
+            }
             other => return Err(self.mismatch(path, format!("{kind} (a string)"), other, None)),
         };
         let valid = match kind {
@@ -392,7 +436,9 @@ pub fn is_pinned_image(text: &str) -> bool {
     !name.is_empty()
         && !name.contains(char::is_whitespace)
         && hex.len() == 64
-        && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// One or more `<digits><unit>` groups with units ms, s, m, h, d.
@@ -430,12 +476,17 @@ pub fn is_quantity(text: &str) -> bool {
         && !number.starts_with('.')
         && !number.ends_with('.');
     number_ok
-        && ["", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"].contains(&suffix)
+        && [
+            "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+        ]
+        .contains(&suffix)
 }
 
 /// Whether a deferred template mentions a secret (used by `Secret` checks of templates).
 pub fn template_has_secret(parts: &[TemplatePart]) -> bool {
-    parts.iter().any(|p| matches!(p, TemplatePart::Value(v) if v.contains_secret()))
+    parts
+        .iter()
+        .any(|p| matches!(p, TemplatePart::Value(v) if v.contains_secret()))
 }
 
 #[cfg(test)]
@@ -444,12 +495,40 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert!(is_ident("acme") && is_ident("a1-b") && !is_ident("Acme") && !is_ident("a") && !is_ident("ab-") && !is_ident("../x"));
-        assert!(is_hostname("erp.acme.example") && is_hostname("*.acme.example") && !is_hostname("-x.example") && !is_hostname("a..b") && !is_hostname("ACME.example"));
+        assert!(
+            is_ident("acme")
+                && is_ident("a1-b")
+                && !is_ident("Acme")
+                && !is_ident("a")
+                && !is_ident("ab-")
+                && !is_ident("../x")
+        );
+        assert!(
+            is_hostname("erp.acme.example")
+                && is_hostname("*.acme.example")
+                && !is_hostname("-x.example")
+                && !is_hostname("a..b")
+                && !is_hostname("ACME.example")
+        );
         let digest = "a".repeat(64);
-        assert!(is_pinned_image(&format!("ghcr.io/odoo/odoo:17.0@sha256:{digest}")));
+        assert!(is_pinned_image(&format!(
+            "ghcr.io/odoo/odoo:17.0@sha256:{digest}"
+        )));
         assert!(!is_pinned_image("odoo:17.0") && !is_pinned_image("odoo@sha256:abc"));
-        assert!(is_duration("90s") && is_duration("1h30m") && is_duration("250ms") && !is_duration("1.5h") && !is_duration("h"));
-        assert!(is_quantity("500m") && is_quantity("4Gi") && is_quantity("0.5") && !is_quantity("4GB") && !is_quantity("-1") && !is_quantity(""));
+        assert!(
+            is_duration("90s")
+                && is_duration("1h30m")
+                && is_duration("250ms")
+                && !is_duration("1.5h")
+                && !is_duration("h")
+        );
+        assert!(
+            is_quantity("500m")
+                && is_quantity("4Gi")
+                && is_quantity("0.5")
+                && !is_quantity("4GB")
+                && !is_quantity("-1")
+                && !is_quantity("")
+        );
     }
 }

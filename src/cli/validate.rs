@@ -34,7 +34,10 @@ pub fn run(path: &Path, json: bool, color: Color) -> anyhow::Result<ExitCode> {
                 );
             }
             None if checked.is_module => {
-                println!("module {} is valid (checked, not evaluated: it needs arguments)", path.display());
+                println!(
+                    "module {} is valid (checked, not evaluated: it needs arguments)",
+                    path.display()
+                );
             }
             None => println!("{} is valid", path.display()),
         }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use super::{Ctx, Evaluator, Reported, SlotKey, R};
-use crate::ast::{BinaryOp, Expr, ExprKind, Ident, Key, Literal, PatternKind, Record, StrLit, StrPart, UnaryOp};
+use crate::ast::{
+    BinaryOp, Expr, ExprKind, Ident, Key, Literal, PatternKind, Record, StrLit, StrPart, UnaryOp,
+};
 use crate::diagnostics::suggest;
 use crate::errors::{EvalError, NameError};
 use crate::resolve::SECRET_FN;
@@ -196,7 +198,8 @@ impl Evaluator<'_> {
                                 // Nested templates flatten into this one.
                                 Value::Unknown(deferred) => match *deferred {
                                     Deferred::Template(parts) => template.extend(parts),
-                                    other => template.push(TemplatePart::Value(Value::Unknown(Box::new(other)))),
+                                    other => template
+                                        .push(TemplatePart::Value(Value::Unknown(Box::new(other)))),
                                 },
                                 other => template.push(TemplatePart::Value(other)),
                             }
@@ -254,7 +257,12 @@ impl Evaluator<'_> {
         if index.uses.contains_key(name) {
             return self.module_value(ctx.inst, ident, &[], ident.span, ctx);
         }
-        let candidates: Vec<&str> = ctx.env.names().into_iter().chain(index.value_names()).collect();
+        let candidates: Vec<&str> = ctx
+            .env
+            .names()
+            .into_iter()
+            .chain(index.value_names())
+            .collect();
         Err(self.report(NameError::UnknownName {
             span: ident.span,
             name: name.to_owned(),
@@ -320,8 +328,12 @@ impl Evaluator<'_> {
             BinaryOp::Ne => Ok(Value::Bool(!left.equals(&right))),
             BinaryOp::In => match (&left, &right) {
                 (item, Value::List(items)) => Ok(Value::Bool(items.iter().any(|i| i.equals(item)))),
-                (Value::Str(key), Value::Record(fields)) => Ok(Value::Bool(fields.contains_key(key))),
-                (Value::Str(needle), Value::Str(hay)) => Ok(Value::Bool(hay.contains(needle.as_str()))),
+                (Value::Str(key), Value::Record(fields)) => {
+                    Ok(Value::Bool(fields.contains_key(key)))
+                }
+                (Value::Str(needle), Value::Str(hay)) => {
+                    Ok(Value::Bool(hay.contains(needle.as_str())))
+                }
                 _ => mismatch(self, &left, &right),
             },
             BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
@@ -412,7 +424,8 @@ impl Evaluator<'_> {
     fn call(&mut self, callee: &Expr, args: &[Expr], span: Span, ctx: &Ctx) -> R<Value> {
         let function = match &callee.kind {
             ExprKind::Var(ident)
-                if ctx.env.get(&ident.name).is_none() && !self.index(ctx.inst).has_value(&ident.name) =>
+                if ctx.env.get(&ident.name).is_none()
+                    && !self.index(ctx.inst).has_value(&ident.name) =>
             {
                 ident
             }
@@ -426,13 +439,18 @@ impl Evaluator<'_> {
         if name == SECRET_FN {
             let values = self.args(args, ctx)?;
             return match values.as_slice() {
-                [Value::Str(path)] if !path.trim().is_empty() => Ok(Value::Secret(SecretRef { path: path.clone() })),
+                [Value::Str(path)] if !path.trim().is_empty() => {
+                    Ok(Value::Secret(SecretRef { path: path.clone() }))
+                }
                 [other] => {
                     let arg_span = args.first().map_or(span, |a| a.span);
                     self.known(other, arg_span, "the path of a secret")?;
                     Err(self.report(EvalError::BadArgument {
                         span: arg_span,
-                        message: format!("`secret` needs a non-empty path string, found {}", describe(other)),
+                        message: format!(
+                            "`secret` needs a non-empty path string, found {}",
+                            describe(other)
+                        ),
                     }))
                 }
                 _ => Err(self.report(NameError::Arity {
@@ -452,7 +470,10 @@ impl Evaluator<'_> {
         };
         let values = self.args(args, ctx)?;
         let result = {
-            let mut applier = Applier { evaluator: self, span };
+            let mut applier = Applier {
+                evaluator: self,
+                span,
+            };
             stdlib::call(info.name, values, &mut applier)
         };
         result.map_err(|error| {

@@ -25,8 +25,16 @@ const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "create_before_destroy", "i
 
 impl<'p> Evaluator<'p> {
     /// Expands a `for each` into (key, env-with-each) pairs, in collection order.
-    fn expand(&mut self, for_each: &ForEach, inst: InstId, outer: &Env) -> R<Vec<(Option<String>, Env)>> {
-        let ctx = Ctx { inst, env: outer.clone() };
+    fn expand(
+        &mut self,
+        for_each: &ForEach,
+        inst: InstId,
+        outer: &Env,
+    ) -> R<Vec<(Option<String>, Env)>> {
+        let ctx = Ctx {
+            inst,
+            env: outer.clone(),
+        };
         let collection = self.eval(&for_each.collection, &ctx)?;
         if collection.contains_unknown() {
             return Err(self.report(EvalError::Unknown {
@@ -41,8 +49,12 @@ impl<'p> Evaluator<'p> {
             other => {
                 return Err(self.report(EvalError::ForEach {
                     span: for_each.collection.span,
-                    message: format!("`for each` needs a list or a map, found {}", describe(&other)),
-                    help: "write a list of names, a list of records with a `name`, or a map".to_owned(),
+                    message: format!(
+                        "`for each` needs a list or a map, found {}",
+                        describe(&other)
+                    ),
+                    help: "write a list of names, a list of records with a `name`, or a map"
+                        .to_owned(),
                 }))
             }
         };
@@ -95,7 +107,10 @@ impl<'p> Evaluator<'p> {
             if let Some(first) = seen.get(&key) {
                 return Err(self.report(EvalError::ForEach {
                     span: for_each.collection.span,
-                    message: format!("duplicate key {} (elements {first} and {position})", key_suffix(&key)),
+                    message: format!(
+                        "duplicate key {} (elements {first} and {position})",
+                        key_suffix(&key)
+                    ),
                     help: "keys name instances in state, so they must be unique".to_owned(),
                 }));
             }
@@ -109,14 +124,22 @@ impl<'p> Evaluator<'p> {
     /// The instances of resource declaration `resource` in module instance `inst`.
     pub(crate) fn resource_keys(&mut self, inst: InstId, resource: usize, span: Span) -> R<Keys> {
         let decl = self.index(inst).resources[resource];
-        let describe = self.describe(inst, &format!("for each of {}.{}", decl.rtype.joined(), decl.name.name));
-        let memo = self.slot(SlotKey::Instances(inst, resource), span, || describe, |ev| {
-            let keys = match &decl.for_each {
-                None => vec![(None, Env::empty())],
-                Some(for_each) => ev.expand(for_each, inst, &Env::empty())?,
-            };
-            Ok(Memo::Keys(Arc::new(keys)))
-        })?;
+        let describe = self.describe(
+            inst,
+            &format!("for each of {}.{}", decl.rtype.joined(), decl.name.name),
+        );
+        let memo = self.slot(
+            SlotKey::Instances(inst, resource),
+            span,
+            || describe,
+            |ev| {
+                let keys = match &decl.for_each {
+                    None => vec![(None, Env::empty())],
+                    Some(for_each) => ev.expand(for_each, inst, &Env::empty())?,
+                };
+                Ok(Memo::Keys(Arc::new(keys)))
+            },
+        )?;
         match memo {
             Memo::Keys(keys) => Ok(keys),
             _ => Err(Reported),
@@ -124,7 +147,12 @@ impl<'p> Evaluator<'p> {
     }
 
     /// The module instances created by `use … as alias` in `inst`.
-    pub(crate) fn children(&mut self, inst: InstId, alias: &str, span: Span) -> R<Arc<Vec<(Option<String>, InstId)>>> {
+    pub(crate) fn children(
+        &mut self,
+        inst: InstId,
+        alias: &str,
+        span: Span,
+    ) -> R<Arc<Vec<(Option<String>, InstId)>>> {
         let Some(decl) = self.index(inst).uses.get(alias).copied() else {
             return Err(Reported);
         };
@@ -136,33 +164,38 @@ impl<'p> Evaluator<'p> {
             return Err(Reported); // The loader reported why.
         };
         let describe = self.describe(inst, &format!("for each of module {alias}"));
-        let memo = self.slot(SlotKey::Children(inst, alias.to_owned()), span, || describe, |ev| {
-            let keys = match &decl.for_each {
-                None => vec![(None, Env::empty())],
-                Some(for_each) => ev.expand(for_each, inst, &Env::empty())?,
-            };
-            let parent_prefix = ev.insts[inst].prefix.clone();
-            let mut children = Vec::with_capacity(keys.len());
-            for (key, env) in keys {
-                let mut prefix = if parent_prefix.is_empty() {
-                    alias.to_owned()
-                } else {
-                    format!("{parent_prefix}.{alias}")
+        let memo = self.slot(
+            SlotKey::Children(inst, alias.to_owned()),
+            span,
+            || describe,
+            |ev| {
+                let keys = match &decl.for_each {
+                    None => vec![(None, Env::empty())],
+                    Some(for_each) => ev.expand(for_each, inst, &Env::empty())?,
                 };
-                if let Some(key) = &key {
-                    prefix.push_str(&key_suffix(key));
+                let parent_prefix = ev.insts[inst].prefix.clone();
+                let mut children = Vec::with_capacity(keys.len());
+                for (key, env) in keys {
+                    let mut prefix = if parent_prefix.is_empty() {
+                        alias.to_owned()
+                    } else {
+                        format!("{parent_prefix}.{alias}")
+                    };
+                    if let Some(key) = &key {
+                        prefix.push_str(&key_suffix(key));
+                    }
+                    let id = ev.insts.len();
+                    ev.insts.push(Inst {
+                        module,
+                        prefix,
+                        parent: Some((inst, decl)),
+                        each: env,
+                    });
+                    children.push((key, id));
                 }
-                let id = ev.insts.len();
-                ev.insts.push(Inst {
-                    module,
-                    prefix,
-                    parent: Some((inst, decl)),
-                    each: env,
-                });
-                children.push((key, id));
-            }
-            Ok(Memo::Children(Arc::new(children)))
-        })?;
+                Ok(Memo::Children(Arc::new(children)))
+            },
+        )?;
         match memo {
             Memo::Children(children) => Ok(children),
             _ => Err(Reported),
@@ -173,11 +206,18 @@ impl<'p> Evaluator<'p> {
     pub(crate) fn run(&mut self) -> Config {
         let mut config = Config::default();
         self.visit(0, &mut config);
-        let ctx = Ctx { inst: 0, env: Env::empty() };
+        let ctx = Ctx {
+            inst: 0,
+            env: Env::empty(),
+        };
         let root = self.index(0);
         if let Some((decl, span)) = root.stack {
             let attrs = self.body(decl.body.as_ref(), &ctx).unwrap_or_default();
-            config.stack = Some(StackInfo { name: decl.name.name.clone(), attrs, span });
+            config.stack = Some(StackInfo {
+                name: decl.name.name.clone(),
+                attrs,
+                span,
+            });
         }
         for (decl, span) in root.providers.clone() {
             self.deps.push(Deps::new());
@@ -201,7 +241,11 @@ impl<'p> Evaluator<'p> {
         }
         if let Some((decl, span)) = root.backend {
             if let Ok(attrs) = self.body(Some(&decl.body), &ctx) {
-                config.backend = Some(BackendConfig { kind: decl.kind.name.clone(), attrs, span });
+                config.backend = Some(BackendConfig {
+                    kind: decl.kind.name.clone(),
+                    attrs,
+                    span,
+                });
             }
         }
         for decl in root.outputs.values() {
@@ -209,7 +253,10 @@ impl<'p> Evaluator<'p> {
                 if value.contains_func() {
                     self.report(EvalError::Operands {
                         span: decl.value.span,
-                        message: format!("output `{}` is a function; outputs must be data", decl.name.name),
+                        message: format!(
+                            "output `{}` is a function; outputs must be data",
+                            decl.name.name
+                        ),
                     });
                     continue;
                 }
@@ -230,7 +277,10 @@ impl<'p> Evaluator<'p> {
     /// Evaluates one module instance and, depth-first, the instances it uses.
     fn visit(&mut self, inst: InstId, config: &mut Config) {
         let index = self.index(inst);
-        let ctx = Ctx { inst, env: Env::empty() };
+        let ctx = Ctx {
+            inst,
+            env: Env::empty(),
+        };
         for (name, decl) in &index.params {
             let _ = self.param(inst, name, decl.name.span);
         }
@@ -247,7 +297,10 @@ impl<'p> Evaluator<'p> {
         for decl in &index.policies {
             config.policies.push(PolicyInfo {
                 name: decl.name.name.clone(),
-                level: decl.level.as_ref().map_or_else(|| "hard".to_owned(), |l| l.name.clone()),
+                level: decl
+                    .level
+                    .as_ref()
+                    .map_or_else(|| "hard".to_owned(), |l| l.name.clone()),
                 module: prefix.clone(),
                 rules: decl.rules.len(),
                 span: decl.name.span,
@@ -274,13 +327,24 @@ impl<'p> Evaluator<'p> {
         match (text("from"), text("to")) {
             (Some(from), Some(to)) if fields.len() == 2 => {
                 let prefix = &self.insts[ctx.inst].prefix;
-                let qualify = |a: String| if prefix.is_empty() { a } else { format!("{prefix}.{a}") };
-                Ok(Some(Moved { from: qualify(from), to: qualify(to), span }))
+                let qualify = |a: String| {
+                    if prefix.is_empty() {
+                        a
+                    } else {
+                        format!("{prefix}.{a}")
+                    }
+                };
+                Ok(Some(Moved {
+                    from: qualify(from),
+                    to: qualify(to),
+                    span,
+                }))
             }
             _ => Err(self.report(EvalError::MetaArgument {
                 span,
                 message: "`moved` needs exactly `from` and `to`, both address strings".to_owned(),
-                help: "write `moved { from = \"postgres.role.old\" to = \"postgres.role.new\" }`".to_owned(),
+                help: "write `moved { from = \"postgres.role.old\" to = \"postgres.role.new\" }`"
+                    .to_owned(),
             })),
         }
     }
@@ -301,7 +365,10 @@ impl<'p> Evaluator<'p> {
             let mut attrs = IndexMap::new();
             let mut attr_spans = IndexMap::new();
             let mut failed = false;
-            let ctx = Ctx { inst, env: env.clone() };
+            let ctx = Ctx {
+                inst,
+                env: env.clone(),
+            };
             for entry in &decl.body.entries {
                 let Some(name) = entry.key.plain() else {
                     self.report(EvalError::MetaArgument {
@@ -320,7 +387,9 @@ impl<'p> Evaluator<'p> {
                         if value.contains_func() {
                             self.report(EvalError::Operands {
                                 span: entry.value.span,
-                                message: format!("attribute `{name}` is a function; attributes must be data"),
+                                message: format!(
+                                    "attribute `{name}` is a function; attributes must be data"
+                                ),
                             });
                             failed = true;
                         }
@@ -350,9 +419,17 @@ impl<'p> Evaluator<'p> {
                 .into_iter()
                 .filter(|(t, _)| *t != Target::Resource(address.clone()))
                 .map(|(target, (span, explicit))| match target {
-                    Target::Resource(address) => Dependency { address, explicit, span },
+                    Target::Resource(address) => Dependency {
+                        address,
+                        explicit,
+                        span,
+                    },
                     // Expanded once every instance is known.
-                    Target::Module(prefix) => Dependency { address: format!("module:{prefix}"), explicit, span },
+                    Target::Module(prefix) => Dependency {
+                        address: format!("module:{prefix}"),
+                        explicit,
+                        span,
+                    },
                 })
                 .collect();
             config.resources.push(Instance {
@@ -373,7 +450,9 @@ impl<'p> Evaluator<'p> {
 
     /// `depends_on = [postgres.role.owner, t, t["acme"], k8s.job.init["x"]]`
     fn depends_on(&mut self, value: Option<&Expr>, ctx: &Ctx) -> R<Vec<(Target, Span)>> {
-        let Some(value) = value else { return Ok(Vec::new()) };
+        let Some(value) = value else {
+            return Ok(Vec::new());
+        };
         let ExprKind::List(items) = &value.kind else {
             return Err(self.report(EvalError::MetaArgument {
                 span: value.span,
@@ -397,7 +476,9 @@ impl<'p> Evaluator<'p> {
                 help: "references to attributes already create dependencies; list only what has no reference".to_owned(),
             }))
         };
-        let ExprKind::Var(ident) = &root.kind else { return bad(self) };
+        let ExprKind::Var(ident) = &root.kind else {
+            return bad(self);
+        };
         let index = self.index(ctx.inst);
         if index.uses.contains_key(ident.name.as_str()) {
             let children = self.children(ctx.inst, &ident.name, ident.span)?;
@@ -409,11 +490,21 @@ impl<'p> Evaluator<'p> {
                 [Step::Index(key_expr)] => {
                     let key = self.eval(key_expr, ctx)?;
                     let key = key_text(&key);
-                    match children.iter().find(|(k, _)| k.as_deref() == Some(key.as_str())) {
-                        Some((_, id)) => Ok(vec![(Target::Module(self.insts[*id].prefix.clone()), item.span)]),
+                    match children
+                        .iter()
+                        .find(|(k, _)| k.as_deref() == Some(key.as_str()))
+                    {
+                        Some((_, id)) => Ok(vec![(
+                            Target::Module(self.insts[*id].prefix.clone()),
+                            item.span,
+                        )]),
                         None => Err(self.report(EvalError::Missing {
                             span: key_expr.span,
-                            message: format!("module `{}` has no instance {}", ident.name, key_suffix(&key)),
+                            message: format!(
+                                "module `{}` has no instance {}",
+                                ident.name,
+                                key_suffix(&key)
+                            ),
                             suggestion: None,
                         })),
                     }
@@ -421,7 +512,8 @@ impl<'p> Evaluator<'p> {
                 _ => bad(self),
             };
         }
-        let (Some(Step::Field(kind)), Some(Step::Field(name))) = (steps.first(), steps.get(1)) else {
+        let (Some(Step::Field(kind)), Some(Step::Field(name))) = (steps.first(), steps.get(1))
+        else {
             return bad(self);
         };
         let rtype = format!("{}.{}", ident.name, kind.name);
@@ -443,7 +535,17 @@ impl<'p> Evaluator<'p> {
         match &steps[2..] {
             [] => Ok(keys
                 .iter()
-                .map(|(key, _)| (Target::Resource(self.address(ctx.inst, &rtype, &name.name, key.as_deref())), item.span))
+                .map(|(key, _)| {
+                    (
+                        Target::Resource(self.address(
+                            ctx.inst,
+                            &rtype,
+                            &name.name,
+                            key.as_deref(),
+                        )),
+                        item.span,
+                    )
+                })
                 .collect()),
             [Step::Index(key_expr)] => {
                 let key = self.eval(key_expr, ctx)?;
@@ -451,18 +553,27 @@ impl<'p> Evaluator<'p> {
                 if !keys.iter().any(|(k, _)| k.as_deref() == Some(key.as_str())) {
                     return Err(self.report(EvalError::Missing {
                         span: key_expr.span,
-                        message: format!("`{rtype}.{}` has no instance {}", name.name, key_suffix(&key)),
+                        message: format!(
+                            "`{rtype}.{}` has no instance {}",
+                            name.name,
+                            key_suffix(&key)
+                        ),
                         suggestion: None,
                     }));
                 }
-                Ok(vec![(Target::Resource(self.address(ctx.inst, &rtype, &name.name, Some(&key))), item.span)])
+                Ok(vec![(
+                    Target::Resource(self.address(ctx.inst, &rtype, &name.name, Some(&key))),
+                    item.span,
+                )])
             }
             _ => bad(self),
         }
     }
 
     fn lifecycle(&mut self, value: Option<&Expr>, ctx: &Ctx) -> R<Lifecycle> {
-        let Some(value) = value else { return Ok(Lifecycle::default()) };
+        let Some(value) = value else {
+            return Ok(Lifecycle::default());
+        };
         let evaluated = self.eval(value, ctx)?;
         let Value::Record(fields) = evaluated else {
             return Err(self.report(EvalError::MetaArgument {
@@ -525,9 +636,14 @@ impl<'p> Evaluator<'p> {
                 match dep.address.strip_prefix("module:") {
                     Some(prefix) => {
                         for (address, module) in &addresses {
-                            let inside = module == prefix || module.starts_with(&format!("{prefix}."));
+                            let inside =
+                                module == prefix || module.starts_with(&format!("{prefix}."));
                             if inside && *address != resource.address {
-                                expanded.push(Dependency { address: address.clone(), explicit: dep.explicit, span: dep.span });
+                                expanded.push(Dependency {
+                                    address: address.clone(),
+                                    explicit: dep.explicit,
+                                    span: dep.span,
+                                });
                             }
                         }
                     }

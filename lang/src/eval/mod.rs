@@ -188,7 +188,11 @@ impl<'p> Evaluator<'p> {
     }
 
     /// Runs `compute` at one nesting level deeper, refusing past the limit.
-    pub(crate) fn nested<T>(&mut self, span: Span, compute: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+    pub(crate) fn nested<T>(
+        &mut self,
+        span: Span,
+        compute: impl FnOnce(&mut Self) -> R<T>,
+    ) -> R<T> {
         if self.depth >= self.options.max_depth {
             return Err(self.report(EvalError::TooDeep {
                 span,
@@ -259,12 +263,22 @@ impl<'p> Evaluator<'p> {
     }
 
     fn cycle(&mut self, key: &SlotKey, needed_at: Span) -> Reported {
-        let start = self.active.iter().position(|(k, _, _)| k == key).unwrap_or(0);
-        let mut chain: Vec<String> = self.active[start..].iter().map(|(_, _, d)| d.clone()).collect();
+        let start = self
+            .active
+            .iter()
+            .position(|(k, _, _)| k == key)
+            .unwrap_or(0);
+        let mut chain: Vec<String> = self.active[start..]
+            .iter()
+            .map(|(_, _, d)| d.clone())
+            .collect();
         if let Some(first) = chain.first().cloned() {
             chain.push(first);
         }
-        let first = self.active.get(start + 1).map_or(needed_at, |(_, span, _)| *span);
+        let first = self
+            .active
+            .get(start + 1)
+            .map_or(needed_at, |(_, span, _)| *span);
         self.report(EvalError::Cycle {
             span: needed_at,
             first,

@@ -69,7 +69,12 @@ impl Evaluator<'_> {
     }
 
     /// Applies `.field` / `[index]` steps to a value.
-    pub(crate) fn apply_steps(&mut self, mut value: Value, steps: &[Step<'_>], ctx: &Ctx) -> R<Value> {
+    pub(crate) fn apply_steps(
+        &mut self,
+        mut value: Value,
+        steps: &[Step<'_>],
+        ctx: &Ctx,
+    ) -> R<Value> {
         for step in steps {
             let (key, span) = match step {
                 Step::Field(field) => (Value::Str(field.name.clone()), field.span),
@@ -103,7 +108,8 @@ impl Evaluator<'_> {
             (Value::Record(mut fields), Value::Str(name)) => match fields.swap_remove(&name) {
                 Some(found) => Ok(found),
                 None => {
-                    let suggestion = suggest::did_you_mean(&name, fields.keys().map(String::as_str));
+                    let suggestion =
+                        suggest::did_you_mean(&name, fields.keys().map(String::as_str));
                     Err(self.report(EvalError::Missing {
                         span,
                         message: format!(
@@ -148,20 +154,28 @@ impl Evaluator<'_> {
         };
         let key = SlotKey::Param(inst, name.to_owned());
         let label = self.describe(inst, &format!("param {name}"));
-        let value = self.value_slot(key.clone(), needed_at, || label, |ev| {
-            let (value, span) = ev.param_source(inst, name, decl)?;
-            let aliases = &ev.index(inst).types;
-            let origin = Origin {
-                span,
-                declared: decl.ty.span,
-            };
-            types::check(&value, &decl.ty, aliases, origin, name).map_err(|e| ev.report(e))?;
-            Ok(value)
-        })?;
+        let value = self.value_slot(
+            key.clone(),
+            needed_at,
+            || label,
+            |ev| {
+                let (value, span) = ev.param_source(inst, name, decl)?;
+                let aliases = &ev.index(inst).types;
+                let origin = Origin {
+                    span,
+                    declared: decl.ty.span,
+                };
+                types::check(&value, &decl.ty, aliases, origin, name).map_err(|e| ev.report(e))?;
+                Ok(value)
+            },
+        )?;
         // Checks may read the param itself, so they run once the value is memoised.
         if !decl.checks.is_empty() && self.checked_params.insert((inst, name.to_owned())) {
             let origin_span = self.param_origin(inst, name, decl);
-            let ctx = Ctx { inst, env: Env::empty() };
+            let ctx = Ctx {
+                inst,
+                env: Env::empty(),
+            };
             for check in &decl.checks {
                 let passed = match self.condition(&check.condition, &ctx, "a `check`") {
                     Ok(passed) => passed,
@@ -199,7 +213,12 @@ impl Evaluator<'_> {
         decl.default.as_ref().map_or(decl.name.span, |d| d.span)
     }
 
-    fn param_source(&mut self, inst: InstId, name: &str, decl: &crate::ast::ParamDecl) -> R<(Value, Span)> {
+    fn param_source(
+        &mut self,
+        inst: InstId,
+        name: &str,
+        decl: &crate::ast::ParamDecl,
+    ) -> R<(Value, Span)> {
         match self.insts[inst].parent {
             Some((parent, use_decl)) => {
                 if let Some(entry) = use_decl.args.as_ref().and_then(|a| a.get(name)) {
@@ -218,12 +237,18 @@ impl Evaluator<'_> {
         }
         match &decl.default {
             Some(default) => {
-                let ctx = Ctx { inst, env: Env::empty() };
+                let ctx = Ctx {
+                    inst,
+                    env: Env::empty(),
+                };
                 Ok((self.eval(default, &ctx)?, default.span))
             }
             None => {
                 let (span, module) = match self.insts[inst].parent {
-                    Some((_, use_decl)) => (use_decl.alias.span, self.program.modules[self.insts[inst].module].name.clone()),
+                    Some((_, use_decl)) => (
+                        use_decl.alias.span,
+                        self.program.modules[self.insts[inst].module].name.clone(),
+                    ),
                     None => (decl.name.span, "the stack".to_owned()),
                 };
                 Err(self.report(NameError::MissingArgument {
@@ -259,13 +284,21 @@ impl Evaluator<'_> {
                     self.known(&key, key_expr.span, "a module instance key")?;
                     let key = key_text(&key);
                     rest = &rest[1..];
-                    match children.iter().find(|(k, _)| k.as_deref() == Some(key.as_str())) {
+                    match children
+                        .iter()
+                        .find(|(k, _)| k.as_deref() == Some(key.as_str()))
+                    {
                         Some((_, id)) => *id,
                         None => {
-                            let keys: Vec<&str> = children.iter().filter_map(|(k, _)| k.as_deref()).collect();
+                            let keys: Vec<&str> =
+                                children.iter().filter_map(|(k, _)| k.as_deref()).collect();
                             return Err(self.report(EvalError::Missing {
                                 span: key_expr.span,
-                                message: format!("module `{}` has no instance {}", alias.name, key_suffix(&key)),
+                                message: format!(
+                                    "module `{}` has no instance {}",
+                                    alias.name,
+                                    key_suffix(&key)
+                                ),
                                 suggestion: suggest::did_you_mean(&key, keys),
                             }));
                         }
@@ -321,13 +354,30 @@ impl Evaluator<'_> {
             }));
         };
         let describe = self.describe(inst, &format!("output {}", field.name));
-        self.value_slot(SlotKey::Output(inst, field.name.clone()), span, || describe, |ev| {
-            ev.eval(&decl.value, &Ctx { inst, env: Env::empty() })
-        })
+        self.value_slot(
+            SlotKey::Output(inst, field.name.clone()),
+            span,
+            || describe,
+            |ev| {
+                ev.eval(
+                    &decl.value,
+                    &Ctx {
+                        inst,
+                        env: Env::empty(),
+                    },
+                )
+            },
+        )
     }
 
     /// `type.kind.name[key].attr…` (steps start after `type.kind`).
-    fn resource_value(&mut self, rtype: &str, steps: &[Step<'_>], span: Span, ctx: &Ctx) -> R<Value> {
+    fn resource_value(
+        &mut self,
+        rtype: &str,
+        steps: &[Step<'_>],
+        span: Span,
+        ctx: &Ctx,
+    ) -> R<Value> {
         let Some(Step::Field(name)) = steps.first() else {
             return Err(self.report(NameError::UnknownResource {
                 span,
@@ -356,10 +406,15 @@ impl Evaluator<'_> {
                     let key = key_text(&key);
                     rest = &rest[1..];
                     if !keys.iter().any(|(k, _)| k.as_deref() == Some(key.as_str())) {
-                        let known: Vec<&str> = keys.iter().filter_map(|(k, _)| k.as_deref()).collect();
+                        let known: Vec<&str> =
+                            keys.iter().filter_map(|(k, _)| k.as_deref()).collect();
                         return Err(self.report(EvalError::Missing {
                             span: key_expr.span,
-                            message: format!("`{rtype}.{}` has no instance {}", name.name, key_suffix(&key)),
+                            message: format!(
+                                "`{rtype}.{}` has no instance {}",
+                                name.name,
+                                key_suffix(&key)
+                            ),
                             suggestion: suggest::did_you_mean(&key, known),
                         }));
                     }
@@ -381,13 +436,14 @@ impl Evaluator<'_> {
             Some(Step::Field(attr)) => {
                 let address = self.address(ctx.inst, rtype, &name.name, key.as_deref());
                 self.depend(Target::Resource(address.clone()), span, false);
-                let value = match self.attribute(ctx.inst, resource, key.clone(), &attr.name, span)? {
-                    Some(value) => value,
-                    None => Value::Unknown(Box::new(Deferred::Attr {
-                        address,
-                        path: vec![attr.name.clone()],
-                    })),
-                };
+                let value =
+                    match self.attribute(ctx.inst, resource, key.clone(), &attr.name, span)? {
+                        Some(value) => value,
+                        None => Value::Unknown(Box::new(Deferred::Attr {
+                            address,
+                            path: vec![attr.name.clone()],
+                        })),
+                    };
                 self.apply_steps(value, &rest[1..], ctx)
             }
             _ => {
@@ -398,13 +454,21 @@ impl Evaluator<'_> {
     }
 
     /// All configured attributes of one resource instance, as a record.
-    fn resource_object(&mut self, inst: InstId, resource: usize, key: Option<String>, span: Span) -> R<Value> {
+    fn resource_object(
+        &mut self,
+        inst: InstId,
+        resource: usize,
+        key: Option<String>,
+        span: Span,
+    ) -> R<Value> {
         let decl = self.index(inst).resources[resource];
         let address = self.address(inst, &decl.rtype.joined(), &decl.name.name, key.as_deref());
         self.depend(Target::Resource(address), span, false);
         let mut map = IndexMap::new();
         for entry in &decl.body.entries {
-            let Some(name) = entry.key.plain() else { continue };
+            let Some(name) = entry.key.plain() else {
+                continue;
+            };
             if super::instances::META.contains(&name.as_str()) {
                 continue;
             }
@@ -451,7 +515,13 @@ impl Evaluator<'_> {
     }
 
     /// The full address of a resource instance in a module instance.
-    pub(crate) fn address(&self, inst: InstId, rtype: &str, name: &str, key: Option<&str>) -> String {
+    pub(crate) fn address(
+        &self,
+        inst: InstId,
+        rtype: &str,
+        name: &str,
+        key: Option<&str>,
+    ) -> String {
         let prefix = &self.insts[inst].prefix;
         let mut address = if prefix.is_empty() {
             format!("{rtype}.{name}")

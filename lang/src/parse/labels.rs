@@ -132,6 +132,27 @@ pub fn convert(file: FileId, source: &str, error: Error<Rule>) -> SyntaxError {
             }
         }
     }
+    // A list of every declaration keyword says less than its summary.
+    let declarations = [
+        "`module`",
+        "`stack`",
+        "`provider`",
+        "`backend`",
+        "`param`",
+        "`type`",
+        "`let`",
+        "`resource`",
+        "`use`",
+        "`output`",
+        "`policy`",
+        "`moved`",
+    ];
+    if declarations.iter().all(|d| expected.iter().any(|e| e == d)) {
+        expected.retain(|e| !declarations.contains(&e.as_str()));
+        expected.push(
+            "a declaration (`stack`, `resource`, `use`, `let`, `param`, `output` …)".to_owned(),
+        );
+    }
     if let ErrorVariant::CustomError { message } = &error.variant {
         expected.push(message.clone());
     }

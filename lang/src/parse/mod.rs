@@ -59,10 +59,17 @@ pub fn parse(file_id: FileId, source: &str) -> Parsed {
             }
         }
     };
+    let mut comment_ends = std::collections::HashMap::new();
+    for comment in &comments {
+        let start = comment.span.start as usize;
+        comment_ends.insert(comment.span.end as usize, start);
+        comment_ends.insert(start + comment.text.len(), start);
+    }
     let mut builder = Builder {
         file: file_id,
         errors: Vec::new(),
         depth: 0,
+        comment_ends,
     };
     let mut items: Vec<crate::ast::Item> = Vec::new();
     for pair in pairs.take(1) {
@@ -88,11 +95,26 @@ pub(crate) struct Builder {
     file: FileId,
     errors: Vec<SyntaxError>,
     depth: usize,
+    /// End offset → start offset of every comment, to trim spans.
+    comment_ends: std::collections::HashMap<usize, usize>,
 }
 
 impl Builder {
+    /// A node's span without the whitespace and comments pest includes at its end.
     fn span(&self, span: &pest::Span<'_>) -> Span {
-        Span::new(self.file, span.start(), span.end())
+        let text = span.as_str();
+        let start = span.start();
+        let mut len = text.len();
+        loop {
+            len = text[..len].trim_end().len();
+            match self.comment_ends.get(&(start + len)) {
+                Some(comment_start) if *comment_start >= start && *comment_start < start + len => {
+                    len = comment_start - start;
+                }
+                _ => break,
+            }
+        }
+        Span::new(self.file, start, start + len)
     }
 
     fn error(&mut self, error: SyntaxError) {
