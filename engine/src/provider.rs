@@ -1,0 +1,279 @@
+//! The provider contract: everything the engine knows about a provider is this trait and
+//! the schemas it declares. Implementations live in the `obp-providers` crate.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+use thiserror::Error;
+
+/// The type of an attribute, for validation and rendering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrType {
+    String,
+    Int,
+    Bool,
+    List,
+    Map,
+    Any,
+}
+
+/// One attribute of a resource type.
+#[derive(Debug, Clone)]
+pub struct AttrSchema {
+    pub name: &'static str,
+    pub ty: AttrType,
+    /// Must be set in the blueprint.
+    pub required: bool,
+    /// Set by the provider; may also be configured when not `computed_only`.
+    pub computed: bool,
+    /// Changing it replaces the resource instead of updating it.
+    pub force_new: bool,
+    /// Never shown in plans (shown as `(sensitive)`).
+    pub sensitive: bool,
+    pub doc: &'static str,
+}
+
+impl AttrSchema {
+    pub const fn new(name: &'static str, ty: AttrType) -> AttrSchema {
+        AttrSchema {
+            name,
+            ty,
+            required: false,
+            computed: false,
+            force_new: false,
+            sensitive: false,
+            doc: "",
+        }
+    }
+    pub const fn required(mut self) -> AttrSchema {
+        self.required = true;
+        self
+    }
+    pub const fn computed(mut self) -> AttrSchema {
+        self.computed = true;
+        self
+    }
+    pub const fn force_new(mut self) -> AttrSchema {
+        self.force_new = true;
+        self
+    }
+    pub const fn sensitive(mut self) -> AttrSchema {
+        self.sensitive = true;
+        self
+    }
+    pub const fn doc(mut self, doc: &'static str) -> AttrSchema {
+        self.doc = doc;
+        self
+    }
+}
+
+/// One resource type a provider manages.
+#[derive(Debug, Clone)]
+pub struct ResourceSchema {
+    /// `k8s.deployment`
+    pub rtype: String,
+    pub attributes: Vec<AttrSchema>,
+    /// Accepts attributes not listed (free-form objects such as Kubernetes manifests).
+    pub open: bool,
+    pub doc: &'static str,
+}
+
+impl ResourceSchema {
+    pub fn attribute(&self, name: &str) -> Option<&AttrSchema> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+}
+
+/// A failure reported by a provider.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum ProviderError {
+    /// The provider's own configuration is wrong.
+    #[error("provider configuration: {0}")]
+    Config(String),
+    /// Attribute values the provider rejects; `attribute` is a dotted path when known.
+    #[error("{}{message}", attribute.as_ref().map(|a| format!("`{a}`: ")).unwrap_or_default())]
+    Invalid {
+        attribute: Option<String>,
+        message: String,
+    },
+    /// The remote system refused or failed the operation.
+    #[error("{0}")]
+    Remote(String),
+    /// A feature the target system does not implement.
+    #[error("`{attribute}` is not supported by this server: {message}")]
+    NotSupported { attribute: String, message: String },
+    /// A secret reference that cannot be resolved.
+    #[error("secret `{0}` cannot be resolved")]
+    Secret(String),
+    /// A wait (rollout, job) ran out of time or failed.
+    #[error("{0}")]
+    NotReady(String),
+}
+
+/// A resource's recorded attributes: what obp configured (`inputs`) and what the provider
+/// reported back (`outputs`, e.g. generated ids).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    pub inputs: BTreeMap<String, Json>,
+    pub outputs: BTreeMap<String, Json>,
+}
+
+/// What the provider sees of one resource.
+#[derive(Debug, Clone)]
+pub struct ResourceRef<'a> {
+    pub address: &'a str,
+    pub rtype: &'a str,
+}
+
+/// Resolves `secret("path")` references to their values at apply time only.
+pub trait Secrets: Send + Sync {
+    fn resolve(&self, path: &str) -> Result<String, ProviderError>;
+}
+
+/// Reads secrets from environment variables: `secret("tenants/acme/db")` is
+/// `OBP_SECRET_TENANTS_ACME_DB`; `secret("env:NAME")` is `NAME`.
+#[derive(Debug, Default, Clone)]
+pub struct EnvSecrets;
+
+impl EnvSecrets {
+    pub fn variable(path: &str) -> String {
+        if let Some(name) = path.strip_prefix("env:") {
+            return name.to_owned();
+        }
+        let mut name = String::from("OBP_SECRET_");
+        for c in path.chars() {
+            name.push(if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            });
+        }
+        name
+    }
+}
+
+impl Secrets for EnvSecrets {
+    fn resolve(&self, path: &str) -> Result<String, ProviderError> {
+        std::env::var(Self::variable(path)).map_err(|_| ProviderError::Secret(path.to_owned()))
+    }
+}
+
+/// A provider: validates, plans, applies and reads resources of the types it declares.
+///
+/// Attribute values are JSON as encoded by [`crate::codec`]: secret references stay
+/// `{"$secret": path}` objects; providers resolve them through [`Secrets`] when they act.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The implementation's kind, such as `gitops`.
+    fn kind(&self) -> &str;
+
+    /// Every resource type this provider manages.
+    fn schemas(&self) -> Vec<ResourceSchema>;
+
+    /// Extra validation beyond the schema (formats, combinations).
+    fn validate(&self, _resource: &ResourceRef<'_>, _inputs: &BTreeMap<String, Json>) -> Vec<ProviderError> {
+        Vec::new()
+    }
+
+    /// Creates the resource; returns what to record.
+    async fn create(&self, resource: &ResourceRef<'_>, inputs: &BTreeMap<String, Json>) -> Result<Recorded, ProviderError>;
+
+    /// Updates the resource in place from `prior` to `inputs`.
+    async fn update(
+        &self,
+        resource: &ResourceRef<'_>,
+        prior: &Recorded,
+        inputs: &BTreeMap<String, Json>,
+    ) -> Result<Recorded, ProviderError>;
+
+    /// Deletes the resource.
+    async fn delete(&self, resource: &ResourceRef<'_>, prior: &Recorded) -> Result<(), ProviderError>;
+
+    /// Reads the live resource: `None` if it no longer exists. The returned `inputs` are the
+    /// live values of the attributes obp manages, so differences from state are drift.
+    async fn read(&self, resource: &ResourceRef<'_>, prior: &Recorded) -> Result<Option<Recorded>, ProviderError>;
+
+    /// Adopts an existing object identified by `id` into state.
+    async fn import(&self, resource: &ResourceRef<'_>, id: &str) -> Result<Recorded, ProviderError>;
+
+    /// A human-readable explanation of live drift for one resource (such as a unified diff),
+    /// when the provider can give one.
+    fn describe_drift(&self, _resource: &ResourceRef<'_>, _recorded: &Recorded, _live: &Recorded) -> Option<String> {
+        None
+    }
+}
+
+/// The providers configured for one run, by name (alias or kind).
+#[derive(Clone, Default)]
+pub struct Providers {
+    by_name: BTreeMap<String, Arc<dyn Provider>>,
+    /// Resource type → (first provider name declaring it, schema).
+    schemas: BTreeMap<String, (String, ResourceSchema)>,
+    /// Provider name → the resource types it declares.
+    types: BTreeMap<String, std::collections::BTreeSet<String>>,
+}
+
+impl Providers {
+    pub fn new() -> Providers {
+        Providers::default()
+    }
+
+    /// Registers a configured provider under `name`.
+    pub fn insert(&mut self, name: impl Into<String>, provider: Arc<dyn Provider>) {
+        let name = name.into();
+        for schema in provider.schemas() {
+            self.types
+                .entry(name.clone())
+                .or_default()
+                .insert(schema.rtype.clone());
+            self.schemas
+                .entry(schema.rtype.clone())
+                .or_insert_with(|| (name.clone(), schema));
+        }
+        self.by_name.insert(name, provider);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.by_name.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    /// The provider for a resource: the one named by the resource if it exists, else the
+    /// one that declares the resource type.
+    pub fn for_resource(&self, name: &str, rtype: &str) -> Option<(&str, &Arc<dyn Provider>)> {
+        if let Some((key, provider)) = self.by_name.get_key_value(name) {
+            if self.types.get(name).is_some_and(|t| t.contains(rtype)) {
+                return Some((key.as_str(), provider));
+            }
+        }
+        let (owner, _) = self.schemas.get(rtype)?;
+        self.by_name
+            .get_key_value(owner)
+            .map(|(k, p)| (k.as_str(), p))
+    }
+
+    pub fn schema(&self, rtype: &str) -> Option<&ResourceSchema> {
+        self.schemas.get(rtype).map(|(_, s)| s)
+    }
+
+    /// Every resource type known, for suggestions.
+    pub fn resource_types(&self) -> impl Iterator<Item = &str> {
+        self.schemas.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_variables_are_derived_from_paths() {
+        assert_eq!(EnvSecrets::variable("tenants/acme/db"), "OBP_SECRET_TENANTS_ACME_DB");
+        assert_eq!(EnvSecrets::variable("env:PG_ADMIN_URL"), "PG_ADMIN_URL");
+    }
+}
