@@ -3,4 +3,5 @@ pub mod ast;
 pub mod diagnostics;
 pub mod parse;
 pub mod span;
+pub mod stdlib;
 pub mod value;
