@@ -152,10 +152,8 @@ impl Builder {
                     let mut exprs = Vec::new();
                     for part in rule.into_inner() {
                         match part.as_rule() {
-                            Rule::policy_effect => {
-                                if part.as_str().starts_with("warn") {
-                                    effect = PolicyEffect::Warn;
-                                }
+                            Rule::policy_effect if part.as_str().starts_with("warn") => {
+                                effect = PolicyEffect::Warn;
                             }
                             Rule::expr => exprs.push(self.expr(part)),
                             _ => {}
