@@ -1,7 +1,12 @@
-//! obp engine: resource addresses, dependency graph, state, plan and apply.
+//! The obp engine: dependency graph, state, plan and apply over the evaluated configuration.
 //!
-//! Knows providers only through the `Provider` trait; knows nothing of Odoo.
-//! This crate is filled in by the engine-core issue; today it only re-exports the
-//! evaluated configuration it will consume.
+//! It knows providers only through the [`provider::Provider`] trait and knows nothing of Odoo.
+//! Entry points: [`graph::Graph::build`], [`plan::plan`], [`apply::apply`], and the state
+//! [`state::Backend`]s.
+
+pub mod codec;
+pub mod errors;
+pub mod provider;
+pub mod state;
 
 pub use obp_lang::eval::Config;
