@@ -100,7 +100,10 @@ mod tests {
     fn markers_round_trip() {
         let value = Value::Record(
             [
-                ("a".to_owned(), Value::Secret(SecretRef { path: "p".into() })),
+                (
+                    "a".to_owned(),
+                    Value::Secret(SecretRef { path: "p".into() }),
+                ),
                 (
                     "b".to_owned(),
                     Value::Unknown(Box::new(Deferred::Template(vec![
@@ -111,7 +114,10 @@ mod tests {
                         }))),
                     ]))),
                 ),
-                ("c".to_owned(), Value::List(vec![Value::Int(1), Value::Float(1.5)])),
+                (
+                    "c".to_owned(),
+                    Value::List(vec![Value::Int(1), Value::Float(1.5)]),
+                ),
             ]
             .into_iter()
             .collect(),

@@ -88,7 +88,10 @@ pub enum StateError {
     TooNew { path: String, version: u32 },
     /// A `state` subcommand naming an address that is not in state.
     #[error("no resource `{address}` in state")]
-    NoSuchAddress { address: String, suggestion: Option<String> },
+    NoSuchAddress {
+        address: String,
+        suggestion: Option<String>,
+    },
     /// `state mv` onto an address that is taken.
     #[error("`{address}` already exists in state")]
     AddressTaken { address: String },
@@ -97,7 +100,12 @@ pub enum StateError {
     PreventDestroy { address: String, span: Option<Span> },
     /// A `moved` block whose source and target cannot both be honoured.
     #[error("cannot move `{from}` to `{to}`: {reason}")]
-    BadMove { from: String, to: String, reason: String, span: Span },
+    BadMove {
+        from: String,
+        to: String,
+        reason: String,
+        span: Span,
+    },
 }
 
 impl IntoDiagnostic for StateError {
@@ -163,7 +171,11 @@ pub enum ApplyError {
     },
     /// A provider's own configuration is unusable.
     #[error("provider `{name}`: {message}")]
-    ProviderConfig { name: String, message: String, span: Option<Span> },
+    ProviderConfig {
+        name: String,
+        message: String,
+        span: Option<Span>,
+    },
     /// The provider failed an operation on a resource.
     #[error("{action} `{address}` failed: {message}")]
     Failed {

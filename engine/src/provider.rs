@@ -173,12 +173,20 @@ pub trait Provider: Send + Sync {
     fn schemas(&self) -> Vec<ResourceSchema>;
 
     /// Extra validation beyond the schema (formats, combinations).
-    fn validate(&self, _resource: &ResourceRef<'_>, _inputs: &BTreeMap<String, Json>) -> Vec<ProviderError> {
+    fn validate(
+        &self,
+        _resource: &ResourceRef<'_>,
+        _inputs: &BTreeMap<String, Json>,
+    ) -> Vec<ProviderError> {
         Vec::new()
     }
 
     /// Creates the resource; returns what to record.
-    async fn create(&self, resource: &ResourceRef<'_>, inputs: &BTreeMap<String, Json>) -> Result<Recorded, ProviderError>;
+    async fn create(
+        &self,
+        resource: &ResourceRef<'_>,
+        inputs: &BTreeMap<String, Json>,
+    ) -> Result<Recorded, ProviderError>;
 
     /// Updates the resource in place from `prior` to `inputs`.
     async fn update(
@@ -189,18 +197,32 @@ pub trait Provider: Send + Sync {
     ) -> Result<Recorded, ProviderError>;
 
     /// Deletes the resource.
-    async fn delete(&self, resource: &ResourceRef<'_>, prior: &Recorded) -> Result<(), ProviderError>;
+    async fn delete(
+        &self,
+        resource: &ResourceRef<'_>,
+        prior: &Recorded,
+    ) -> Result<(), ProviderError>;
 
     /// Reads the live resource: `None` if it no longer exists. The returned `inputs` are the
     /// live values of the attributes obp manages, so differences from state are drift.
-    async fn read(&self, resource: &ResourceRef<'_>, prior: &Recorded) -> Result<Option<Recorded>, ProviderError>;
+    async fn read(
+        &self,
+        resource: &ResourceRef<'_>,
+        prior: &Recorded,
+    ) -> Result<Option<Recorded>, ProviderError>;
 
     /// Adopts an existing object identified by `id` into state.
-    async fn import(&self, resource: &ResourceRef<'_>, id: &str) -> Result<Recorded, ProviderError>;
+    async fn import(&self, resource: &ResourceRef<'_>, id: &str)
+        -> Result<Recorded, ProviderError>;
 
     /// A human-readable explanation of live drift for one resource (such as a unified diff),
     /// when the provider can give one.
-    fn describe_drift(&self, _resource: &ResourceRef<'_>, _recorded: &Recorded, _live: &Recorded) -> Option<String> {
+    fn describe_drift(
+        &self,
+        _resource: &ResourceRef<'_>,
+        _recorded: &Recorded,
+        _live: &Recorded,
+    ) -> Option<String> {
         None
     }
 }
@@ -273,7 +295,10 @@ mod tests {
 
     #[test]
     fn secret_variables_are_derived_from_paths() {
-        assert_eq!(EnvSecrets::variable("tenants/acme/db"), "OBP_SECRET_TENANTS_ACME_DB");
+        assert_eq!(
+            EnvSecrets::variable("tenants/acme/db"),
+            "OBP_SECRET_TENANTS_ACME_DB"
+        );
         assert_eq!(EnvSecrets::variable("env:PG_ADMIN_URL"), "PG_ADMIN_URL");
     }
 }

@@ -60,6 +60,9 @@ pub enum NameError {
         module: String,
         name: String,
     },
+    /// A stack param with neither a default nor a `--var` value.
+    #[error("the stack's param `{name}` has no value")]
+    MissingVar { span: Span, name: String },
     /// A declaration in a place where it has no meaning.
     #[error("{what} is not allowed {place}")]
     NotAllowed {
@@ -91,8 +94,8 @@ pub enum NameError {
         name: String,
         suggestion: Option<String>,
     },
-    /// A call with the wrong number of arguments.
-    #[error("`{name}` takes {expected} argument(s), found {found}")]
+    /// A call with the wrong number of arguments; `name` is already quoted as needed.
+    #[error("{name} takes {expected} argument(s), found {found}")]
     Arity {
         span: Span,
         name: String,
@@ -114,11 +117,19 @@ impl IntoDiagnostic for NameError {
                 .primary(span, "not found in this scope")
                 .maybe_help(suggestion)
                 .maybe_help(help),
-            NameError::ModuleNotFound { span, searched, .. } => {
-                Diagnostic::error("E0202", message)
+            NameError::ModuleNotFound {
+                span,
+                searched,
+                name,
+            } => {
+                let diagnostic = Diagnostic::error("E0202", message)
                     .primary(span, "no such module")
-                    .help(format!("searched: {}", searched.join(", ")))
-                    .help("module `a.b` is the file `a/b.obp` under a blueprint root; add a root with OBP_PATH")
+                    .help(format!("searched: {}", searched.join(", ")));
+                if name.contains('/') || name.ends_with(".obp") {
+                    diagnostic.help("a quoted module path is relative to the file that imports it")
+                } else {
+                    diagnostic.help("module `a.b` is the file `a/b.obp` under a blueprint root; add a root with OBP_PATH")
+                }
             }
             NameError::ImportCycle { span, .. } => Diagnostic::error("E0203", message)
                 .primary(span, "this import closes the cycle")
@@ -147,6 +158,11 @@ impl IntoDiagnostic for NameError {
                 .primary(span, format!("`{name}` is not given here"))
                 .secondary(param, "declared without a default here")
                 .help(format!("add `{name} = …` to the arguments")),
+            NameError::MissingVar { span, name } => Diagnostic::error("E0208", message)
+                .primary(span, "declared without a default here")
+                .help(format!(
+                    "pass `--var {name}=…` on the command line, or give the param a default"
+                )),
             NameError::NotAllowed { span, help, .. } => Diagnostic::error("E0209", message)
                 .primary(span, "not allowed here")
                 .help(help),
@@ -155,9 +171,13 @@ impl IntoDiagnostic for NameError {
             } => Diagnostic::error("E0210", message)
                 .primary(span, "no such resource in this module")
                 .maybe_help(suggestion),
-            NameError::Unreadable { span, .. } => {
-                let diagnostic = Diagnostic::error("E0211", message)
-                    .help("check the path and its permissions");
+            NameError::Unreadable { span, reason, .. } => {
+                let help = if reason.contains(".obp") {
+                    "a module folder must hold at least one `.obp` file"
+                } else {
+                    "check the path and its permissions"
+                };
+                let diagnostic = Diagnostic::error("E0211", message).help(help);
                 match span {
                     Some(span) => diagnostic.primary(span, "needed here"),
                     None => diagnostic,
@@ -358,8 +378,8 @@ pub enum EvalError {
         first: Span,
         key: String,
     },
-    /// Integer arithmetic that overflows 64 bits.
-    #[error("integer overflow in `{op}`")]
+    /// Arithmetic whose result does not fit: 64-bit integers, or finite floats.
+    #[error("arithmetic overflow in `{op}`")]
     Overflow { span: Span, op: String },
     /// `depends_on`, `lifecycle` or `provider` written wrongly.
     #[error("{message}")]
@@ -416,7 +436,7 @@ impl IntoDiagnostic for EvalError {
                 .secondary(first, "first written here")
                 .help("remove one of them, or use `merge(a, b)` to override on purpose"),
             EvalError::Overflow { span, .. } => Diagnostic::error("E0413", message)
-                .primary(span, "the result does not fit in 64 bits"),
+                .primary(span, "the result is out of range"),
             EvalError::MetaArgument { span, help, .. } => Diagnostic::error("E0414", message)
                 .primary(span, "here")
                 .help(help),

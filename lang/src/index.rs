@@ -135,7 +135,21 @@ impl<'p> ModuleIndex<'p> {
                             index.resources.push(decl);
                         }
                     }
-                    ItemKind::Policy(decl) => index.policies.push(decl),
+                    ItemKind::Policy(decl) => {
+                        if let Some(first) = index
+                            .policies
+                            .iter()
+                            .find(|p| p.name.name == decl.name.name)
+                        {
+                            other_duplicates.push((
+                                decl.name.span,
+                                first.name.span,
+                                format!("policy {}", decl.name.name),
+                            ));
+                        } else {
+                            index.policies.push(decl);
+                        }
+                    }
                     ItemKind::Moved(decl) => index.moved.push((decl, item.span)),
                 }
             }

@@ -145,7 +145,7 @@ fn check_on_this_thread(path: &Path, options: &Options) -> Checked {
             let mut empty = Diagnostic::error("E0111", "the stack declares nothing")
                 .help("add a `stack`, a `resource` or a `use` declaration; `obp explain E0111` shows a minimal stack");
             if let Some(span) = span {
-                empty = empty.primary(span, "this file is empty");
+                empty = empty.primary(span, "nothing is declared in this file");
             }
             diagnostics.push(empty);
         }

@@ -299,7 +299,7 @@ impl Loader<'_> {
                     });
                     return None;
                 };
-                let full = base.join(path);
+                let full = base.join(path.strip_prefix("./").unwrap_or(path));
                 if !full.exists() {
                     self.diagnostics.push(NameError::ModuleNotFound {
                         span,

@@ -24,9 +24,13 @@ pub fn check(program: &Program, indexes: &[ModuleIndex<'_>], diagnostics: &mut D
             index,
             scope: Vec::new(),
             errors: Vec::new(),
+            duplicates: Vec::new(),
         };
         resolver.module();
         for error in resolver.errors {
+            diagnostics.push(error);
+        }
+        for error in resolver.duplicates {
             diagnostics.push(error);
         }
         let mut type_errors = Vec::new();
@@ -50,6 +54,8 @@ struct Resolver<'a, 'p> {
     /// Local names (lambda parameters, `each`, `resource` in policies), innermost last.
     scope: Vec<String>,
     errors: Vec<NameError>,
+    /// Keys written twice in one record or block.
+    duplicates: Vec<crate::errors::EvalError>,
 }
 
 impl Resolver<'_, '_> {
@@ -180,7 +186,21 @@ impl Resolver<'_, '_> {
     }
 
     fn record(&mut self, record: &Record) {
+        let mut seen: std::collections::HashMap<String, crate::span::Span> =
+            std::collections::HashMap::new();
         for entry in &record.entries {
+            if let Some(key) = entry.key.plain() {
+                if let Some(first) = seen.get(&key) {
+                    self.duplicates
+                        .push(crate::errors::EvalError::DuplicateKey {
+                            span: entry.key.span(),
+                            first: *first,
+                            key: key.clone(),
+                        });
+                } else {
+                    seen.insert(key, entry.key.span());
+                }
+            }
             if let crate::ast::Key::Str(lit, _) = &entry.key {
                 self.string_parts(&lit.parts);
             }
@@ -381,7 +401,7 @@ impl Resolver<'_, '_> {
             };
             self.errors.push(NameError::Arity {
                 span,
-                name: name.to_owned(),
+                name: format!("`{name}`"),
                 expected,
                 found: count,
             });

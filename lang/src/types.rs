@@ -182,7 +182,7 @@ impl Checker<'_, '_> {
             TypeKind::List(inner) => match value {
                 Value::List(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        self.check(item, inner, &format!("{path}[{i}]"), depth + 1)?;
+                        self.check(item, inner, &format!("{path}[{i}]"), depth)?;
                     }
                     Ok(())
                 }
@@ -191,7 +191,7 @@ impl Checker<'_, '_> {
             TypeKind::Map(inner) => match value {
                 Value::Record(fields) => {
                     for (key, item) in fields {
-                        self.check(item, inner, &format!("{path}[{key:?}]"), depth + 1)?;
+                        self.check(item, inner, &format!("{path}[{key:?}]"), depth)?;
                     }
                     Ok(())
                 }
@@ -221,7 +221,7 @@ impl Checker<'_, '_> {
                             item,
                             &field.ty,
                             &format!("{path}.{}", field.name.name),
-                            depth + 1,
+                            depth,
                         )?,
                         None if field.optional => {}
                         None => {
@@ -239,7 +239,7 @@ impl Checker<'_, '_> {
             TypeKind::Union(items) => {
                 let mut first_error = None;
                 for item in items {
-                    match self.check(value, item, path, depth + 1) {
+                    match self.check(value, item, path, depth) {
                         Ok(()) => return Ok(()),
                         Err(error) => {
                             first_error.get_or_insert(error);
@@ -373,7 +373,7 @@ impl Checker<'_, '_> {
             "Hostname" => ("E0304", "a Hostname is lowercase DNS labels of 1 to 63 letters, digits or `-` separated by dots, at most 253 characters; `*.` may start it"),
             "Image" => ("E0305", "pin the image by digest: `registry/repo@sha256:<64 hex digits>` (a tag may stay before the `@`)"),
             "Duration" => ("E0306", "a Duration is numbers with units ms, s, m, h or d, such as `90s` or `1h30m`"),
-            _ => ("E0307", "a Quantity is a non-negative number with an optional suffix: m, k, M, G, T, Ki, Mi, Gi, Ti, such as `500m` or `4Gi`"),
+            _ => ("E0307", "a Quantity is a non-negative number with an optional suffix: m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei, such as `500m` or `4Gi`"),
         };
         TypeError::Format {
             code,

@@ -360,3 +360,12 @@ mod tests {
         assert!(!Value::Int(2).equals(&Value::str("2")));
     }
 }
+
+/// Parses a `--var name=value` value: JSON when it parses as JSON (numbers, booleans, lists,
+/// records, quoted strings), otherwise the text as a string.
+pub fn parse_var(text: &str) -> Value {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(json) => Value::from_json(&json),
+        Err(_) => Value::Str(text.to_owned()),
+    }
+}

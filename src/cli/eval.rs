@@ -1,12 +1,13 @@
 //! `obp eval`: print the evaluated configuration as JSON (secrets stay references).
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use super::output::{self, Color};
 
-pub fn run(path: &Path, color: Color) -> anyhow::Result<ExitCode> {
-    let checked = obp_lang::check_stack(path, &obp_lang::Options::default());
+pub fn run(stack: &super::StackArgs, color: Color) -> anyhow::Result<ExitCode> {
+    let path = stack.path();
+    let path = path.as_path();
+    let checked = obp_lang::check_stack(path, &stack.options()?);
     output::diagnostics(&checked.diagnostics, &checked.sources, color);
     match checked.config {
         Some(config) if !checked.has_errors() => {

@@ -22,20 +22,51 @@ struct Cli {
     command: Command,
 }
 
+/// The stack to work on and values for its params.
+#[derive(clap::Args, Clone)]
+pub struct StackArgs {
+    /// Stack directory or file (default: the current directory)
+    pub path: Option<PathBuf>,
+    /// A value for one of the stack's params: NAME=VALUE (VALUE is JSON, or plain text)
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
+
+impl StackArgs {
+    pub fn path(&self) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Checking options with the `--var` values.
+    pub fn options(&self) -> anyhow::Result<obp_lang::Options> {
+        let mut options = obp_lang::Options::default();
+        for var in &self.vars {
+            let Some((name, value)) = var.split_once('=') else {
+                anyhow::bail!("`--var {var}` needs the form NAME=VALUE");
+            };
+            options
+                .eval
+                .vars
+                .insert(name.trim().to_owned(), obp_lang::value::parse_var(value));
+        }
+        Ok(options)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Parse, check and evaluate a stack; exit 1 on errors
     Validate {
-        /// Stack directory or file (default: the current directory)
-        path: Option<PathBuf>,
+        #[command(flatten)]
+        stack: StackArgs,
         /// Print diagnostics as JSON on stdout
         #[arg(long)]
         json: bool,
     },
     /// Print the evaluated configuration of a stack as JSON
     Eval {
-        /// Stack directory or file (default: the current directory)
-        path: Option<PathBuf>,
+        #[command(flatten)]
+        stack: StackArgs,
     },
     /// Format .obp files canonically (in place, or check with --check)
     Fmt {
@@ -56,8 +87,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = output::Color::from_flag(&cli.color);
     let result = match cli.command {
-        Command::Validate { path, json } => validate::run(&stack_path(path), json, color),
-        Command::Eval { path } => eval::run(&stack_path(path), color),
+        Command::Validate { stack, json } => validate::run(&stack, json, color),
+        Command::Eval { stack } => eval::run(&stack, color),
         Command::Fmt { paths, check } => fmt::run(&paths, check, color),
         Command::Explain { code } => explain::run(code.as_deref()),
     };
@@ -68,8 +99,4 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn stack_path(path: Option<PathBuf>) -> PathBuf {
-    path.unwrap_or_else(|| PathBuf::from("."))
 }

@@ -1,14 +1,15 @@
 //! `obp validate`: parse, check and evaluate a stack.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use obp_lang::diagnostics::render;
 
 use super::output::{self, Color};
 
-pub fn run(path: &Path, json: bool, color: Color) -> anyhow::Result<ExitCode> {
-    let checked = obp_lang::check_stack(path, &obp_lang::Options::default());
+pub fn run(stack: &super::StackArgs, json: bool, color: Color) -> anyhow::Result<ExitCode> {
+    let path = stack.path();
+    let path = path.as_path();
+    let checked = obp_lang::check_stack(path, &stack.options()?);
     if json {
         let rendered = render::to_json(&checked.diagnostics, &checked.sources);
         println!("{}", serde_json::to_string_pretty(&rendered)?);

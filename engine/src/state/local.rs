@@ -49,10 +49,11 @@ impl LocalBackend {
     fn read_sync(&self) -> Result<Option<State>, StateError> {
         let mut state = match fs::read(&self.path) {
             Ok(bytes) => {
-                let state: State = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-                    path: self.path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
+                let state: State =
+                    serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+                        path: self.path.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
                 if state.version > FORMAT_VERSION {
                     return Err(StateError::TooNew {
                         path: self.path.display().to_string(),
@@ -138,7 +139,8 @@ impl LocalBackend {
             .append(true)
             .open(&journal)
             .map_err(|e| self.io(&journal, e))?;
-        file.write_all(text.as_bytes()).map_err(|e| self.io(&journal, e))?;
+        file.write_all(text.as_bytes())
+            .map_err(|e| self.io(&journal, e))?;
         file.sync_data().map_err(|e| self.io(&journal, e))?;
         Ok(())
     }
@@ -147,7 +149,11 @@ impl LocalBackend {
 /// Makes a rename or removal durable (best effort where directories cannot be synced).
 fn sync_dir(path: &Path) {
     if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         if let Ok(handle) = File::open(dir) {
             let _ = handle.sync_all();
         }
@@ -202,7 +208,8 @@ impl Backend for LocalBackend {
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut file) => {
                 let text = serde_json::to_string_pretty(&info).unwrap_or_default();
-                file.write_all(text.as_bytes()).map_err(|e| self.io(&path, e))?;
+                file.write_all(text.as_bytes())
+                    .map_err(|e| self.io(&path, e))?;
                 file.sync_all().map_err(|e| self.io(&path, e))?;
                 Ok(Box::new(LocalLock { path, info }))
             }
@@ -221,9 +228,8 @@ impl Backend for LocalBackend {
 
     async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
         let path = self.lock_path();
-        let text = fs::read_to_string(&path).map_err(|_| StateError::NotLocked {
-            id: id.to_owned(),
-        })?;
+        let text =
+            fs::read_to_string(&path).map_err(|_| StateError::NotLocked { id: id.to_owned() })?;
         let held: LockInfo = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -258,16 +264,25 @@ mod tests {
         let mut state = State::new();
         backend.write(&state).await.unwrap();
         backend
-            .append(&[JournalEntry::Put { address: "t.x.a".into(), resource: resource(1) }])
+            .append(&[JournalEntry::Put {
+                address: "t.x.a".into(),
+                resource: resource(1),
+            }])
             .await
             .unwrap();
         // Simulate a torn line from a crash mid-append.
-        let mut file = OpenOptions::new().append(true).open(backend.journal_path()).unwrap();
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(backend.journal_path())
+            .unwrap();
         file.write_all(b"{\"op\":\"put\",\"addr").unwrap();
         let read = backend.read().await.unwrap().unwrap();
         assert_eq!(read.resources.len(), 1);
         assert_eq!(read.serial, 1);
-        state.apply_entry(&JournalEntry::Put { address: "t.x.a".into(), resource: resource(1) });
+        state.apply_entry(&JournalEntry::Put {
+            address: "t.x.a".into(),
+            resource: resource(1),
+        });
         backend.write(&state).await.unwrap();
         assert!(!backend.journal_path().exists());
         assert_eq!(backend.read().await.unwrap().unwrap(), state);
@@ -278,11 +293,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let backend = LocalBackend::new(dir.path().join("obp.state.json"));
         let guard = backend.lock(LockInfo::new("apply")).await.unwrap();
-        let Err(StateError::Locked { holder: Some(holder), .. }) = backend.lock(LockInfo::new("plan")).await else {
+        let Err(StateError::Locked {
+            holder: Some(holder),
+            ..
+        }) = backend.lock(LockInfo::new("plan")).await
+        else {
             panic!("second lock must fail with the holder");
         };
         assert_eq!(holder.operation, "apply");
-        assert!(matches!(backend.force_unlock("wrong").await, Err(StateError::LockMismatch { .. })));
+        assert!(matches!(
+            backend.force_unlock("wrong").await,
+            Err(StateError::LockMismatch { .. })
+        ));
         let id = guard.info().id.clone();
         std::mem::forget(guard);
         backend.force_unlock(&id).await.unwrap();

@@ -84,7 +84,13 @@ pub struct ResourceState {
 }
 
 impl ResourceState {
-    pub fn new(rtype: &str, provider: &str, module: &str, recorded: Recorded, deps: Vec<String>) -> ResourceState {
+    pub fn new(
+        rtype: &str,
+        provider: &str,
+        module: &str,
+        recorded: Recorded,
+        deps: Vec<String>,
+    ) -> ResourceState {
         let hash = content_hash(&recorded.inputs, &recorded.outputs);
         ResourceState {
             rtype: rtype.to_owned(),
@@ -137,9 +143,16 @@ pub fn content_hash(inputs: &BTreeMap<String, Json>, outputs: &BTreeMap<String, 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum JournalEntry {
-    Put { address: String, resource: ResourceState },
-    Remove { address: String },
-    Outputs { outputs: BTreeMap<String, Json> },
+    Put {
+        address: String,
+        resource: ResourceState,
+    },
+    Remove {
+        address: String,
+    },
+    Outputs {
+        outputs: BTreeMap<String, Json>,
+    },
 }
 
 /// Who holds a lock, and why.

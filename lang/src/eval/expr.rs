@@ -455,7 +455,7 @@ impl Evaluator<'_> {
                 }
                 _ => Err(self.report(NameError::Arity {
                     span,
-                    name: SECRET_FN.to_owned(),
+                    name: format!("`{SECRET_FN}`"),
                     expected: "1".to_owned(),
                     found: values.len(),
                 })),
@@ -482,13 +482,13 @@ impl Evaluator<'_> {
                 FnError::Reported => Reported,
                 FnError::Arity { name, expected, found } => self.report(NameError::Arity {
                     span,
-                    name: name.to_owned(),
+                    name: format!("`{name}`"),
                     expected: expected.to_owned(),
                     found,
                 }),
                 FnError::Arg { index, message } => self.report(EvalError::BadArgument {
                     span: arg_span(index),
-                    message: format!("`{name}`: {message}"),
+                    message,
                 }),
                 FnError::Unknown { index } => self.report(EvalError::Unknown {
                     span: arg_span(index),

@@ -63,7 +63,7 @@ impl<'p> Evaluator<'p> {
         for (position, (map_key, value)) in elements.into_iter().enumerate() {
             let key = match (&for_each.key, map_key, &value) {
                 (Some(key_expr), _, _) => {
-                    let each = record([("key", Value::Int(position as i64)), ("value", value.clone())]);
+                    let each = record([("index", Value::Int(position as i64)), ("value", value.clone())]);
                     let key_ctx = Ctx { inst, env: outer.bind("each", each) };
                     let key = self.eval(key_expr, &key_ctx)?;
                     match key {
@@ -71,7 +71,7 @@ impl<'p> Evaluator<'p> {
                         other => {
                             return Err(self.report(EvalError::ForEach {
                                 span: key_expr.span,
-                                message: format!("a `for each` key must be a string, found {}", describe(&other)),
+                                message: format!("a `for each` key must be a string or an integer, found {}", describe(&other)),
                                 help: "make the key expression return a string".to_owned(),
                             }))
                         }
@@ -115,7 +115,11 @@ impl<'p> Evaluator<'p> {
                 }));
             }
             seen.insert(key.clone(), position);
-            let each = record([("key", Value::Str(key.clone())), ("value", value)]);
+            let each = record([
+                ("key", Value::Str(key.clone())),
+                ("value", value),
+                ("index", Value::Int(position as i64)),
+            ]);
             out.push((Some(key), outer.bind("each", each)));
         }
         Ok(out)
