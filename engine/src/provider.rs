@@ -114,9 +114,10 @@ pub enum ProviderError {
 
 /// A resource's recorded attributes: what obp configured (`inputs`) and what the provider
 /// reported back (`outputs`, e.g. generated ids).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recorded {
     pub inputs: BTreeMap<String, Json>,
+    #[serde(default)]
     pub outputs: BTreeMap<String, Json>,
 }
 

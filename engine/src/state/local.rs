@@ -88,6 +88,14 @@ impl LocalBackend {
     }
 
     fn write_sync(&self, state: &State) -> Result<(), StateError> {
+        let mut owned;
+        let state = if state.lineage.is_empty() {
+            owned = state.clone();
+            owned.ensure_lineage();
+            &owned
+        } else {
+            state
+        };
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|e| self.io(dir, e))?;
         }
@@ -262,6 +270,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let backend = LocalBackend::new(dir.path().join("obp.state.json"));
         let mut state = State::new();
+        state.ensure_lineage();
         backend.write(&state).await.unwrap();
         backend
             .append(&[JournalEntry::Put {

@@ -29,14 +29,22 @@ pub struct State {
 }
 
 impl State {
-    /// An empty state with a fresh lineage.
+    /// The state before anything was applied: no lineage yet (the first write assigns one),
+    /// so a plan saved against "no state" stays valid until something is applied.
     pub fn new() -> State {
         State {
             version: FORMAT_VERSION,
             serial: 0,
-            lineage: uuid::Uuid::new_v4().to_string(),
+            lineage: String::new(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+        }
+    }
+
+    /// Gives a state that has none its lineage.
+    pub fn ensure_lineage(&mut self) {
+        if self.lineage.is_empty() {
+            self.lineage = uuid::Uuid::new_v4().to_string();
         }
     }
 

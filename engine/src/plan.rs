@@ -1,0 +1,758 @@
+//! Planning: compares the configuration with state (refreshed from providers) and decides,
+//! per resource instance, create / update / replace / delete / no-op, with attribute diffs
+//! and the reasons behind replacements.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use obp_lang::diagnostics::{suggest, Diagnostic, IntoDiagnostic};
+use obp_lang::eval::Instance;
+use obp_lang::Config;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::codec;
+use crate::errors::{ApplyError, GraphError, StateError};
+use crate::graph::{Graph, Origin};
+use crate::provider::{AttrType, Providers, Recorded, ResourceRef, ResourceSchema};
+use crate::resolve::{self, Lookup};
+use crate::state::{ResourceState, State};
+
+/// The saved-plan and JSON format version.
+pub const PLAN_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// One attribute that changes; `path` is dotted (`spec.replicas`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttrDiff {
+    pub path: String,
+    pub before: Option<Json>,
+    pub after: Option<Json>,
+    /// Changing it forces replacement.
+    pub forces_replace: bool,
+    /// Never show the values.
+    pub sensitive: bool,
+}
+
+/// The planned change of one resource instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub provider: String,
+    pub module: String,
+    pub action: Action,
+    /// Recorded attributes before (from refreshed state).
+    pub before: Option<Recorded>,
+    /// Desired inputs; values known only after apply stay as markers.
+    pub after: Option<BTreeMap<String, Json>>,
+    pub diffs: Vec<AttrDiff>,
+    /// Why it is replaced or deleted, in words.
+    pub reasons: Vec<String>,
+    /// Addresses it waits for (dependencies for create/update, dependents for delete).
+    pub deps: Vec<String>,
+    pub create_before_destroy: bool,
+}
+
+/// A difference between state and the live system found by refresh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: String,
+    /// `changed` or `deleted`.
+    pub kind: String,
+    pub diffs: Vec<AttrDiff>,
+    /// A provider's own explanation, such as a unified diff of a file.
+    pub detail: Option<String>,
+}
+
+/// A complete plan; written by `plan -out` and applied by `apply FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: u32,
+    /// Fingerprint of the configuration the plan was made from.
+    pub config_hash: String,
+    /// The state it was made against.
+    pub lineage: String,
+    pub serial: u64,
+    pub destroy: bool,
+    pub changes: Vec<Change>,
+    pub drift: Vec<Drift>,
+    /// `moved` blocks honoured: (from, to).
+    pub moved: Vec<(String, String)>,
+    /// The stack's outputs after apply (markers where not known yet).
+    pub outputs: BTreeMap<String, Json>,
+}
+
+impl Plan {
+    /// Whether applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp) || !self.moved.is_empty()
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+}
+
+/// What to plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Only these addresses (by prefix) and what they depend on.
+    pub targets: Vec<String>,
+    /// Leave these addresses (by prefix) alone.
+    pub excludes: Vec<String>,
+    /// Plan to destroy everything in state.
+    pub destroy: bool,
+    /// Read live objects first to find drift (default on).
+    pub refresh: bool,
+}
+
+/// Plans `config` against `state`. Errors come back as diagnostics, all of them at once.
+pub async fn plan(
+    config: &Config,
+    state: &State,
+    providers: &Providers,
+    options: &PlanOptions,
+) -> Result<Plan, Vec<Diagnostic>> {
+    let mut diagnostics = Vec::new();
+    let mut prior = state.clone();
+    let moved = apply_moves(config, &mut prior, &mut diagnostics);
+    let graph = Graph::build(config, Some(&prior)).map_err(|e| vec![e.into_diagnostic()])?;
+
+    // Which provider and schema manage each configured resource.
+    let mut managers: HashMap<&str, (String, ResourceSchema)> = HashMap::new();
+    for resource in &config.resources {
+        match providers.for_resource(&resource.provider, &resource.rtype) {
+            Some((name, _)) => {
+                let schema = providers.schema(&resource.rtype).cloned();
+                if let Some(schema) = schema {
+                    managers.insert(&resource.address, (name.to_owned(), schema));
+                }
+            }
+            None => diagnostics.push(
+                ApplyError::NoProvider {
+                    rtype: resource.rtype.clone(),
+                    span: resource.span,
+                    suggestion: suggest::did_you_mean(&resource.rtype, providers.resource_types()),
+                }
+                .into_diagnostic(),
+            ),
+        }
+    }
+    for resource in &config.resources {
+        if let Some((name, schema)) = managers.get(resource.address.as_str()) {
+            validate(resource, schema, name, providers, &mut diagnostics);
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+
+    let drift = if options.refresh {
+        refresh(&mut prior, providers).await
+    } else {
+        Vec::new()
+    };
+
+    let selected =
+        select(config, &prior, &graph, options).map_err(|e| vec![e.into_diagnostic()])?;
+    let mut actions: HashMap<String, Action> = HashMap::new();
+    let mut changes = Vec::new();
+    if !options.destroy {
+        let by_address: HashMap<&str, &Instance> = config
+            .resources
+            .iter()
+            .map(|r| (r.address.as_str(), r))
+            .collect();
+        for address in graph.apply_order() {
+            let Some(resource) = by_address.get(address.as_str()) else {
+                continue;
+            };
+            if !selected.contains(&address) {
+                continue;
+            }
+            let (provider, schema) = &managers[address.as_str()];
+            let change = plan_resource(resource, provider, schema, &prior, &actions);
+            if change.action == Action::Replace && resource.lifecycle.prevent_destroy {
+                diagnostics.push(
+                    StateError::PreventDestroy {
+                        address: address.clone(),
+                        span: Some(resource.span),
+                    }
+                    .into_diagnostic(),
+                );
+            }
+            actions.insert(address.clone(), change.action);
+            changes.push(change);
+        }
+    }
+    // Deletions: orphans, or everything when destroying; dependents go first.
+    for address in graph.destroy_order() {
+        let Some(recorded) = prior.resources.get(&address) else {
+            continue;
+        };
+        let orphan = graph
+            .node(&address)
+            .is_some_and(|n| graph.graph[n].origin == Origin::Orphan);
+        if !(options.destroy || orphan) || !selected.contains(&address) {
+            continue;
+        }
+        if options.destroy {
+            if let Some(resource) = config.resource(&address) {
+                if resource.lifecycle.prevent_destroy {
+                    diagnostics.push(
+                        StateError::PreventDestroy {
+                            address: address.clone(),
+                            span: Some(resource.span),
+                        }
+                        .into_diagnostic(),
+                    );
+                }
+            }
+        }
+        let dependents: Vec<String> = prior
+            .resources
+            .iter()
+            .filter(|(a, r)| r.deps.contains(&address) && selected.contains(*a))
+            .map(|(a, _)| a.clone())
+            .collect();
+        changes.push(Change {
+            address: address.clone(),
+            rtype: recorded.rtype.clone(),
+            provider: recorded.provider.clone(),
+            module: recorded.module.clone(),
+            action: Action::Delete,
+            before: Some(recorded.recorded()),
+            after: None,
+            diffs: Vec::new(),
+            reasons: vec![if options.destroy {
+                "destroy was requested".to_owned()
+            } else {
+                "it is no longer in the configuration".to_owned()
+            }],
+            deps: dependents,
+            create_before_destroy: false,
+        });
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let outputs = if options.destroy {
+        BTreeMap::new()
+    } else {
+        plan_outputs(config, &prior, &actions)
+    };
+    Ok(Plan {
+        format: PLAN_FORMAT,
+        config_hash: config.hash(),
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        destroy: options.destroy,
+        changes,
+        drift,
+        moved,
+        outputs,
+    })
+}
+
+/// Renames state entries according to `moved` blocks (only where `from` exists and `to` is free).
+fn apply_moves(
+    config: &Config,
+    prior: &mut State,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<(String, String)> {
+    let mut moved = Vec::new();
+    for block in &config.moved {
+        let from_exists = prior.resources.contains_key(&block.from);
+        let to_exists = prior.resources.contains_key(&block.to);
+        match (from_exists, to_exists) {
+            (false, _) => {} // Already moved, or never applied: nothing to do.
+            (true, true) => diagnostics.push(
+                StateError::BadMove {
+                    from: block.from.clone(),
+                    to: block.to.clone(),
+                    reason: "both addresses exist in state".to_owned(),
+                    span: block.span,
+                }
+                .into_diagnostic(),
+            ),
+            (true, false) if config.resource(&block.to).is_none() => diagnostics.push(
+                StateError::BadMove {
+                    from: block.from.clone(),
+                    to: block.to.clone(),
+                    reason: "the new address is not declared".to_owned(),
+                    span: block.span,
+                }
+                .into_diagnostic(),
+            ),
+            (true, false) => {
+                if let Some(resource) = prior.resources.remove(&block.from) {
+                    prior.resources.insert(block.to.clone(), resource);
+                    moved.push((block.from.clone(), block.to.clone()));
+                }
+            }
+        }
+    }
+    moved
+}
+
+/// Schema checks for one resource: unknown and missing attributes, basic types.
+fn validate(
+    resource: &Instance,
+    schema: &ResourceSchema,
+    provider: &str,
+    providers: &Providers,
+    out: &mut Vec<Diagnostic>,
+) {
+    let invalid = |message: String, span, help: Option<String>| {
+        ApplyError::Invalid {
+            address: resource.address.clone(),
+            message,
+            span,
+            help,
+        }
+        .into_diagnostic()
+    };
+    for (name, value) in &resource.attrs {
+        let span = resource
+            .attr_spans
+            .get(name)
+            .copied()
+            .unwrap_or(resource.span);
+        let Some(attr) = schema.attribute(name) else {
+            if !schema.open {
+                let help = suggest::did_you_mean(name, schema.attributes.iter().map(|a| a.name));
+                out.push(invalid(
+                    format!("`{}` has no attribute `{name}`", schema.rtype),
+                    span,
+                    help,
+                ));
+            }
+            continue;
+        };
+        let json = codec::to_json(value);
+        if resolve::is_unknown(&json) || resolve::is_secret(&json) {
+            continue;
+        }
+        let ok = match attr.ty {
+            AttrType::String => json.is_string(),
+            AttrType::Int => json.is_i64() || json.is_u64(),
+            AttrType::Bool => json.is_boolean(),
+            AttrType::List => json.is_array(),
+            AttrType::Map => json.is_object(),
+            AttrType::Any => true,
+        };
+        if !ok {
+            out.push(invalid(
+                format!("`{name}` must be {:?}, found {}", attr.ty, kind_of(&json)).to_lowercase(),
+                span,
+                None,
+            ));
+        }
+    }
+    for attr in &schema.attributes {
+        if attr.required && !resource.attrs.contains_key(attr.name) {
+            out.push(invalid(
+                format!("missing required attribute `{}`", attr.name),
+                resource.span,
+                (!attr.doc.is_empty()).then(|| format!("`{}`: {}", attr.name, attr.doc)),
+            ));
+        }
+    }
+    if let Some(provider) = providers.get(provider) {
+        let inputs: BTreeMap<String, Json> = resource
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), codec::to_json(v)))
+            .collect();
+        let reference = ResourceRef {
+            address: &resource.address,
+            rtype: &resource.rtype,
+        };
+        for error in provider.validate(&reference, &inputs) {
+            let span = match &error {
+                crate::provider::ProviderError::Invalid {
+                    attribute: Some(a), ..
+                } => {
+                    let top = a.split('.').next().unwrap_or(a);
+                    resource
+                        .attr_spans
+                        .get(top)
+                        .copied()
+                        .unwrap_or(resource.span)
+                }
+                _ => resource.span,
+            };
+            out.push(invalid(error.to_string(), span, None));
+        }
+    }
+}
+
+fn kind_of(json: &Json) -> &'static str {
+    match json {
+        Json::Null => "null",
+        Json::Bool(_) => "a bool",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a record",
+    }
+}
+
+/// Reads every resource in state from its provider; updates `prior` and reports drift.
+async fn refresh(prior: &mut State, providers: &Providers) -> Vec<Drift> {
+    let mut drift = Vec::new();
+    let addresses: Vec<String> = prior.resources.keys().cloned().collect();
+    for address in addresses {
+        let Some(recorded) = prior.resources.get(&address) else {
+            continue;
+        };
+        let Some(provider) = providers.get(&recorded.provider) else {
+            continue;
+        };
+        let reference = ResourceRef {
+            address: &address,
+            rtype: &recorded.rtype,
+        };
+        let before = recorded.recorded();
+        match provider.read(&reference, &before).await {
+            Ok(Some(live)) => {
+                if live.inputs != before.inputs {
+                    let diffs = diff_maps(&before.inputs, &live.inputs, None);
+                    let detail = provider.describe_drift(&reference, &before, &live);
+                    drift.push(Drift {
+                        address: address.clone(),
+                        kind: "changed".to_owned(),
+                        diffs,
+                        detail,
+                    });
+                }
+                if let Some(entry) = prior.resources.get_mut(&address) {
+                    *entry = ResourceState::new(
+                        &entry.rtype,
+                        &entry.provider,
+                        &entry.module,
+                        live,
+                        entry.deps.clone(),
+                    );
+                }
+            }
+            Ok(None) => {
+                drift.push(Drift {
+                    address: address.clone(),
+                    kind: "deleted".to_owned(),
+                    diffs: Vec::new(),
+                    detail: None,
+                });
+                prior.resources.remove(&address);
+            }
+            // An unreadable resource is planned from state; apply will report the real error.
+            Err(_) => {}
+        }
+    }
+    drift
+}
+
+/// The resources a targeted plan covers.
+fn select(
+    config: &Config,
+    prior: &State,
+    graph: &Graph,
+    options: &PlanOptions,
+) -> Result<BTreeSet<String>, GraphError> {
+    let all: BTreeSet<String> = config
+        .resources
+        .iter()
+        .map(|r| r.address.clone())
+        .chain(prior.resources.keys().cloned())
+        .collect();
+    let mut selected = if options.targets.is_empty() {
+        all.clone()
+    } else {
+        let mut roots = Vec::new();
+        for pattern in &options.targets {
+            let matched: Vec<String> = all
+                .iter()
+                .filter(|a| crate::address::matches(pattern, a))
+                .cloned()
+                .collect();
+            if matched.is_empty() {
+                return Err(GraphError::NoMatch {
+                    pattern: pattern.clone(),
+                });
+            }
+            roots.extend(matched);
+        }
+        if options.destroy {
+            // Destroying a target also destroys what depends on it.
+            let mut out: BTreeSet<String> = roots.iter().cloned().collect();
+            let mut stack = roots;
+            while let Some(address) = stack.pop() {
+                for dependent in graph.dependents(&address) {
+                    if out.insert(dependent.to_owned()) {
+                        stack.push(dependent.to_owned());
+                    }
+                }
+            }
+            out
+        } else {
+            graph.with_dependencies(&roots)
+        }
+    };
+    for pattern in &options.excludes {
+        let before = selected.len();
+        selected.retain(|a| !crate::address::matches(pattern, a));
+        if before == selected.len() && !all.iter().any(|a| crate::address::matches(pattern, a)) {
+            return Err(GraphError::NoMatch {
+                pattern: pattern.clone(),
+            });
+        }
+    }
+    Ok(selected)
+}
+
+/// Lookups at plan time: state values of resources that keep their attributes.
+struct PlanLookup<'a> {
+    prior: &'a State,
+    actions: &'a HashMap<String, Action>,
+}
+
+impl Lookup for PlanLookup<'_> {
+    fn lookup(&self, address: &str, path: &[String]) -> Option<Json> {
+        match self.actions.get(address) {
+            Some(Action::Create | Action::Replace) => None,
+            _ => self.prior.lookup(address, path),
+        }
+    }
+}
+
+fn plan_resource(
+    resource: &Instance,
+    provider: &str,
+    schema: &ResourceSchema,
+    prior: &State,
+    actions: &HashMap<String, Action>,
+) -> Change {
+    let lookup = PlanLookup { prior, actions };
+    let mut after: BTreeMap<String, Json> = BTreeMap::new();
+    for (name, value) in &resource.attrs {
+        let mut json = codec::to_json(value);
+        resolve::resolve(&mut json, &lookup);
+        after.insert(name.clone(), json);
+    }
+    let before = prior.resources.get(&resource.address);
+    if let Some(before) = before {
+        for path in &resource.lifecycle.ignore_changes {
+            keep_prior(&mut after, &before.inputs, path);
+        }
+    }
+    let deps: Vec<String> = resource.deps.iter().map(|d| d.address.clone()).collect();
+    let base = Change {
+        address: resource.address.clone(),
+        rtype: resource.rtype.clone(),
+        provider: provider.to_owned(),
+        module: resource.module.clone(),
+        action: Action::Create,
+        before: None,
+        after: None,
+        diffs: Vec::new(),
+        reasons: Vec::new(),
+        deps,
+        create_before_destroy: resource.lifecycle.create_before_destroy,
+    };
+    let Some(before) = before else {
+        let diffs = diff_maps(&BTreeMap::new(), &after, Some(schema));
+        return Change {
+            after: Some(after),
+            diffs,
+            ..base
+        };
+    };
+    let mut diffs = diff_maps(&before.inputs, &after, Some(schema));
+    // An attribute read from a replaced resource is unknown again even if the text matches.
+    if before.rtype != resource.rtype {
+        return Change {
+            action: Action::Replace,
+            before: Some(before.recorded()),
+            after: Some(after),
+            reasons: vec![format!("its type changed from `{}`", before.rtype)],
+            diffs,
+            ..base
+        };
+    }
+    let reasons: Vec<String> = diffs
+        .iter()
+        .filter(|d| d.forces_replace)
+        .map(|d| format!("`{}` cannot be changed in place", d.path))
+        .collect();
+    let action = if diffs.is_empty() {
+        Action::NoOp
+    } else if reasons.is_empty() {
+        Action::Update
+    } else {
+        Action::Replace
+    };
+    if action == Action::NoOp {
+        diffs.clear();
+    }
+    Change {
+        action,
+        before: Some(before.recorded()),
+        after: Some(after),
+        diffs,
+        reasons,
+        ..base
+    }
+}
+
+/// Copies the prior value at a dotted `path` into `after` (for `ignore_changes`).
+fn keep_prior(after: &mut BTreeMap<String, Json>, before: &BTreeMap<String, Json>, path: &str) {
+    let steps: Vec<&str> = path.split('.').collect();
+    let Some((first, rest)) = steps.split_first() else {
+        return;
+    };
+    let prior_value = before.get(*first).and_then(|v| walk(v, rest));
+    match (rest.is_empty(), prior_value) {
+        (true, Some(value)) => {
+            after.insert((*first).to_owned(), value.clone());
+        }
+        (true, None) => {
+            after.remove(*first);
+        }
+        (false, prior_value) => {
+            let Some(mut target) = after.get_mut(*first) else {
+                return;
+            };
+            for step in &rest[..rest.len() - 1] {
+                let Some(next) = target.get_mut(*step) else {
+                    return;
+                };
+                target = next;
+            }
+            let last = rest[rest.len() - 1];
+            if let Json::Object(map) = target {
+                match prior_value {
+                    Some(value) => {
+                        map.insert(last.to_owned(), value.clone());
+                    }
+                    None => {
+                        map.remove(last);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn walk<'a>(value: &'a Json, steps: &[&str]) -> Option<&'a Json> {
+    let mut current = value;
+    for step in steps {
+        current = current.get(*step)?;
+    }
+    Some(current)
+}
+
+/// Leaf-level differences between two attribute maps (objects are compared key by key).
+pub fn diff_maps(
+    before: &BTreeMap<String, Json>,
+    after: &BTreeMap<String, Json>,
+    schema: Option<&ResourceSchema>,
+) -> Vec<AttrDiff> {
+    let mut diffs = Vec::new();
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for key in keys {
+        let attr = schema.and_then(|s| s.attribute(key));
+        let forces_replace = attr.is_some_and(|a| a.force_new);
+        let sensitive = attr.is_some_and(|a| a.sensitive);
+        diff_value(
+            key,
+            before.get(key),
+            after.get(key),
+            forces_replace,
+            sensitive,
+            &mut diffs,
+        );
+    }
+    diffs
+}
+
+fn diff_value(
+    path: &str,
+    before: Option<&Json>,
+    after: Option<&Json>,
+    forces_replace: bool,
+    sensitive: bool,
+    out: &mut Vec<AttrDiff>,
+) {
+    if let (Some(Json::Object(b)), Some(Json::Object(a))) = (before, after) {
+        let is_marker = |m: &serde_json::Map<String, Json>| {
+            m.len() == 1 && m.keys().any(|k| k.starts_with('$'))
+        };
+        if !is_marker(b) && !is_marker(a) {
+            let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for key in keys {
+                diff_value(
+                    &format!("{path}.{key}"),
+                    b.get(key),
+                    a.get(key),
+                    forces_replace,
+                    sensitive,
+                    out,
+                );
+            }
+            return;
+        }
+    }
+    let changed = match (before, after) {
+        (Some(b), Some(a)) => b != a || resolve::is_unknown(a),
+        (None, None) => false,
+        _ => true,
+    };
+    if changed {
+        out.push(AttrDiff {
+            path: path.to_owned(),
+            before: before.cloned(),
+            after: after.cloned(),
+            forces_replace,
+            sensitive,
+        });
+    }
+}
+
+fn plan_outputs(
+    config: &Config,
+    prior: &State,
+    actions: &HashMap<String, Action>,
+) -> BTreeMap<String, Json> {
+    let lookup = PlanLookup { prior, actions };
+    config
+        .outputs
+        .iter()
+        .map(|(name, value)| {
+            let mut json = codec::to_json(value);
+            resolve::resolve(&mut json, &lookup);
+            (name.clone(), json)
+        })
+        .collect()
+}

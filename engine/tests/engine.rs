@@ -1,0 +1,451 @@
+//! Engine behaviour end to end with the in-memory test provider: graph order, plan/apply/destroy
+//! round trips, replacement, unknown values, targeting, saved plans, partial failure, locking,
+//! drift, moves and lifecycle rules.
+
+use std::sync::Arc;
+
+use obp_engine::apply::{apply, ApplyOptions, Quiet};
+use obp_engine::graph::Graph;
+use obp_engine::plan::{plan, Action, Plan, PlanOptions};
+use obp_engine::provider::Providers;
+use obp_engine::state::local::LocalBackend;
+use obp_engine::state::{Backend, LockInfo, State};
+use obp_engine::testing::MemoryProvider;
+use obp_engine::{render, saved};
+use obp_lang::Config;
+use serde_json::json;
+
+/// A stack directory with one `stack.obp`, its state backend and a memory provider.
+struct Fixture {
+    dir: tempfile::TempDir,
+    memory: Arc<MemoryProvider>,
+    providers: Providers,
+    backend: Arc<LocalBackend>,
+}
+
+impl Fixture {
+    fn new(source: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("stack.obp"), source).unwrap();
+        let memory = Arc::new(MemoryProvider::new());
+        let mut providers = Providers::new();
+        providers.insert("mem", memory.clone());
+        let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
+        Fixture {
+            dir,
+            memory,
+            providers,
+            backend,
+        }
+    }
+
+    fn edit(&self, source: &str) {
+        std::fs::write(self.dir.path().join("stack.obp"), source).unwrap();
+    }
+
+    fn config(&self) -> Config {
+        let checked = obp_lang::check_stack(self.dir.path(), &obp_lang::Options::default());
+        let text =
+            obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
+        checked
+            .config
+            .unwrap_or_else(|| panic!("invalid stack:\n{text}"))
+    }
+
+    async fn state(&self) -> State {
+        self.backend.read().await.unwrap().unwrap_or_default()
+    }
+
+    async fn plan_with(&self, options: PlanOptions) -> Plan {
+        let state = self.state().await;
+        plan(&self.config(), &state, &self.providers, &options)
+            .await
+            .unwrap_or_else(|d| panic!("plan failed: {d:?}"))
+    }
+
+    async fn plan(&self) -> Plan {
+        self.plan_with(PlanOptions {
+            refresh: true,
+            ..PlanOptions::default()
+        })
+        .await
+    }
+
+    async fn apply(&self, plan: &Plan) -> obp_engine::apply::ApplyReport {
+        let state = self.state().await;
+        apply(
+            plan,
+            state,
+            &self.providers,
+            self.backend.clone(),
+            &ApplyOptions::default(),
+            Arc::new(Quiet),
+        )
+        .await
+    }
+}
+
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| (c.address.clone(), c.action))
+        .collect()
+}
+
+const CHAIN: &str = r#"
+stack chain {}
+resource mem.thing db { name = "db" }
+resource mem.thing app { name = "app", db_id = mem.thing.db.id, label = "uses ${mem.thing.db.id}" }
+resource mem.thing web for each ["a", "b"] { name = "web-${each.key}", app = mem.thing.app.name }
+output app_id = mem.thing.app.id
+"#;
+
+#[tokio::test]
+async fn apply_order_follows_dependencies_and_destroy_reverses_it() {
+    let fx = Fixture::new(CHAIN);
+    let graph = Graph::build(&fx.config(), None).unwrap();
+    let order = graph.apply_order();
+    let position = |a: &str| order.iter().position(|x| x == a).unwrap();
+    assert!(position("mem.thing.db") < position("mem.thing.app"));
+    assert!(position("mem.thing.app") < position("mem.thing.web[\"a\"]"));
+    let destroy = graph.destroy_order();
+    assert_eq!(
+        destroy.first().map(String::as_str),
+        Some("mem.thing.web[\"b\"]")
+    );
+    assert_eq!(destroy.last().map(String::as_str), Some("mem.thing.db"));
+    assert!(graph
+        .to_dot(None)
+        .contains("\"mem.thing.app\" -> \"mem.thing.db\";"));
+}
+
+#[tokio::test]
+async fn cycles_are_reported_with_every_edge() {
+    let fx = Fixture::new(
+        r#"
+stack cyc {}
+resource mem.thing a { name = "a", peer = mem.thing.b.name }
+resource mem.thing b { name = "b", peer = mem.thing.a.name }
+"#,
+    );
+    let Err(error) = Graph::build(&fx.config(), None) else {
+        panic!("a cycle must be refused")
+    };
+    let diagnostic = obp_lang::diagnostics::IntoDiagnostic::into_diagnostic(error);
+    assert_eq!(diagnostic.code, "E0501");
+    assert_eq!(
+        diagnostic.message,
+        "dependency cycle: mem.thing.a → mem.thing.b → mem.thing.a"
+    );
+    assert_eq!(diagnostic.labels.len(), 2, "one label per edge");
+}
+
+#[tokio::test]
+async fn round_trip_create_noop_update_replace_destroy() {
+    let fx = Fixture::new(CHAIN);
+    let first = fx.plan().await;
+    assert_eq!(first.count(Action::Create), 4);
+    let report = fx.apply(&first).await;
+    assert!(report.ok(), "{report:?}");
+    let state = fx.state().await;
+    assert_eq!(state.resources.len(), 4);
+    // Unknown values were resolved from what the provider returned.
+    let db_id = state.resources["mem.thing.db"].outputs["id"].clone();
+    assert_eq!(state.resources["mem.thing.app"].inputs["db_id"], db_id);
+    assert_eq!(
+        state.resources["mem.thing.app"].inputs["label"],
+        json!(format!("uses {}", db_id.as_str().unwrap()))
+    );
+    assert_eq!(
+        state.outputs["app_id"],
+        state.resources["mem.thing.app"].outputs["id"]
+    );
+
+    assert!(!fx.plan().await.has_changes(), "a second plan is empty");
+
+    fx.edit(&CHAIN.replace("label = \"uses", "label = \"now uses"));
+    let update = fx.plan().await;
+    assert_eq!(
+        actions(&update),
+        [("mem.thing.app".to_owned(), Action::Update)]
+    );
+    assert!(fx.apply(&update).await.ok());
+
+    fx.edit(&CHAIN.replace("name = \"db\"", "name = \"db2\""));
+    let replace = fx.plan().await;
+    assert_eq!(
+        actions(&replace),
+        [
+            ("mem.thing.db".to_owned(), Action::Replace),
+            ("mem.thing.app".to_owned(), Action::Update)
+        ],
+        "a forced replacement makes readers of its computed attributes update"
+    );
+    assert_eq!(
+        replace.changes[0].reasons,
+        ["`name` cannot be changed in place"]
+    );
+    assert!(fx.apply(&replace).await.ok());
+    assert!(!fx.plan().await.has_changes());
+
+    let destroy = fx
+        .plan_with(PlanOptions {
+            destroy: true,
+            ..PlanOptions::default()
+        })
+        .await;
+    assert_eq!(destroy.count(Action::Delete), 4);
+    assert_eq!(
+        destroy.changes.first().map(|c| c.address.as_str()),
+        Some("mem.thing.web[\"b\"]")
+    );
+    assert!(fx.apply(&destroy).await.ok());
+    assert!(fx.state().await.resources.is_empty());
+    assert!(
+        fx.memory.objects.lock().unwrap().is_empty(),
+        "nothing left behind"
+    );
+    assert!(fx.memory.object("mem.thing.db").is_none());
+}
+
+#[tokio::test]
+async fn removed_resources_are_deleted_dependents_first() {
+    let fx = Fixture::new(CHAIN);
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.edit("stack chain {}\nresource mem.thing db { name = \"db\" }\n");
+    let plan = fx.plan().await;
+    let deletes: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.address.as_str())
+        .collect();
+    assert_eq!(
+        deletes,
+        [
+            "mem.thing.web[\"b\"]",
+            "mem.thing.web[\"a\"]",
+            "mem.thing.app"
+        ]
+    );
+    let deps_of_app = &plan
+        .changes
+        .iter()
+        .find(|c| c.address == "mem.thing.app")
+        .unwrap()
+        .deps;
+    assert_eq!(
+        deps_of_app.len(),
+        2,
+        "the app waits for both web deletions: {deps_of_app:?}"
+    );
+    assert!(fx.apply(&plan).await.ok());
+    assert_eq!(fx.state().await.resources.len(), 1);
+}
+
+#[tokio::test]
+async fn targeting_takes_dependencies_and_exclude_leaves_things_alone() {
+    let fx = Fixture::new(CHAIN);
+    let targeted = fx
+        .plan_with(PlanOptions {
+            targets: vec!["mem.thing.app".into()],
+            refresh: true,
+            ..PlanOptions::default()
+        })
+        .await;
+    assert_eq!(
+        actions(&targeted),
+        [
+            ("mem.thing.db".to_owned(), Action::Create),
+            ("mem.thing.app".to_owned(), Action::Create)
+        ]
+    );
+    let excluded = fx
+        .plan_with(PlanOptions {
+            excludes: vec!["mem.thing.web".into()],
+            refresh: true,
+            ..PlanOptions::default()
+        })
+        .await;
+    assert_eq!(excluded.count(Action::Create), 2);
+    let state = fx.state().await;
+    let error = plan(
+        &fx.config(),
+        &state,
+        &fx.providers,
+        &PlanOptions {
+            targets: vec!["mem.thing.nope".into()],
+            ..PlanOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error[0].code, "E0502");
+}
+
+#[tokio::test]
+async fn a_saved_plan_is_refused_when_config_or_state_changed() {
+    let fx = Fixture::new(CHAIN);
+    let planned = fx.plan().await;
+    let file = fx.dir.path().join("plan.obpplan");
+    saved::write(&file, &planned).unwrap();
+    let loaded = saved::read(&file).unwrap();
+    assert_eq!(loaded, planned);
+    saved::check_fresh(&loaded, &fx.config().hash(), &fx.state().await).unwrap();
+
+    fx.edit(&CHAIN.replace("\"db\"", "\"other\""));
+    let stale = saved::check_fresh(&loaded, &fx.config().hash(), &fx.state().await).unwrap_err();
+    assert!(matches!(
+        stale,
+        obp_engine::errors::StateError::StaleConfig { .. }
+    ));
+
+    fx.edit(CHAIN);
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    let stale = saved::check_fresh(&loaded, &fx.config().hash(), &fx.state().await).unwrap_err();
+    assert!(matches!(
+        stale,
+        obp_engine::errors::StateError::StaleState { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_failure_skips_dependents_keeps_successes_and_a_rerun_converges() {
+    let fx = Fixture::new(CHAIN);
+    fx.memory.fail("mem.thing.app");
+    let report = fx.apply(&fx.plan().await).await;
+    assert_eq!(
+        report.succeeded,
+        [("mem.thing.db".to_owned(), Action::Create)]
+    );
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, "mem.thing.app");
+    assert_eq!(
+        report.skipped,
+        [
+            (
+                "mem.thing.web[\"a\"]".to_owned(),
+                "mem.thing.app".to_owned()
+            ),
+            (
+                "mem.thing.web[\"b\"]".to_owned(),
+                "mem.thing.app".to_owned()
+            )
+        ]
+    );
+    let state = fx.state().await;
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["mem.thing.db"]);
+    fx.memory.heal();
+    let rerun = fx.plan().await;
+    assert_eq!(rerun.count(Action::Create), 3);
+    assert!(fx.apply(&rerun).await.ok());
+    assert!(!fx.plan().await.has_changes());
+}
+
+#[tokio::test]
+async fn a_second_operation_fails_fast_on_the_lock_and_writes_nothing() {
+    let fx = Fixture::new(CHAIN);
+    let guard = fx.backend.lock(LockInfo::new("apply")).await.unwrap();
+    let error = fx.backend.lock(LockInfo::new("apply")).await.err().unwrap();
+    let diagnostic = obp_lang::diagnostics::IntoDiagnostic::into_diagnostic(error);
+    assert_eq!(diagnostic.code, "E0601");
+    assert!(
+        diagnostic.message.contains("apply since"),
+        "{}",
+        diagnostic.message
+    );
+    assert!(diagnostic.message.contains(&guard.info().id));
+    assert!(!fx.dir.path().join("obp.state.json").exists());
+    drop(guard);
+    assert!(fx.backend.lock(LockInfo::new("apply")).await.is_ok());
+}
+
+#[tokio::test]
+async fn drift_is_reported_and_planned_back() {
+    let fx = Fixture::new(CHAIN);
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.memory
+        .tamper("mem.thing.db", "name", json!("hand-edited"));
+    let plan = fx.plan().await;
+    assert_eq!(plan.drift.len(), 1);
+    assert_eq!(plan.drift[0].diffs[0].path, "name");
+    assert_eq!(
+        actions(&plan)[0],
+        ("mem.thing.db".to_owned(), Action::Replace)
+    );
+}
+
+#[tokio::test]
+async fn moved_blocks_rename_without_destroying() {
+    let fx = Fixture::new("stack m {}\nresource mem.thing old { name = \"x\" }\n");
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.edit("stack m {}\nresource mem.thing new { name = \"x\" }\nmoved {\n  from = \"mem.thing.old\"\n  to = \"mem.thing.new\"\n}\n");
+    let plan = fx.plan().await;
+    assert_eq!(
+        plan.moved,
+        [("mem.thing.old".to_owned(), "mem.thing.new".to_owned())]
+    );
+    assert!(actions(&plan).is_empty(), "{:?}", actions(&plan));
+    assert!(fx.apply(&plan).await.ok());
+    assert!(fx.state().await.resources.contains_key("mem.thing.new"));
+    assert!(!fx.plan().await.has_changes());
+}
+
+#[tokio::test]
+async fn lifecycle_rules_are_honoured() {
+    let fx = Fixture::new(
+        "stack l {}\nresource mem.thing keep {\n  name = \"k\"\n  size = 1\n  lifecycle {\n    prevent_destroy = true\n    ignore_changes = [\"size\"]\n  }\n}\n",
+    );
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.edit(
+        &std::fs::read_to_string(fx.dir.path().join("stack.obp"))
+            .unwrap()
+            .replace("size = 1", "size = 2"),
+    );
+    assert!(!fx.plan().await.has_changes(), "ignored attribute");
+    let state = fx.state().await;
+    let destroy = plan(
+        &fx.config(),
+        &state,
+        &fx.providers,
+        &PlanOptions {
+            destroy: true,
+            ..PlanOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(destroy.unwrap_err()[0].code, "E0611");
+}
+
+#[tokio::test]
+async fn schema_errors_point_at_the_attribute() {
+    let fx = Fixture::new("stack s {}\nresource mem.strict x {\n  label = 3\n  colour = \"red\"\n}\nresource mem.thingy y {}\n");
+    let state = fx.state().await;
+    let errors = plan(&fx.config(), &state, &fx.providers, &PlanOptions::default())
+        .await
+        .unwrap_err();
+    let codes: Vec<&str> = errors.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0701", "E0702", "E0702", "E0702"], "{errors:#?}");
+    assert!(errors
+        .iter()
+        .any(|d| d.help.iter().any(|h| h.contains("mem.thing"))));
+}
+
+#[tokio::test]
+async fn plan_output_snapshots() {
+    let fx = Fixture::new(CHAIN);
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.edit(
+        &(CHAIN
+            .replace("name = \"db\"", "name = \"db2\"")
+            .replace("[\"a\", \"b\"]", "[\"a\"]")
+            + "resource mem.thing extra { name = \"e\", password = secret(\"db/extra\") }\n"),
+    );
+    let plan = fx.plan().await;
+    insta::assert_snapshot!("plan_human", render::human(&plan, false));
+    let mut json = render::json(&plan);
+    json["lineage"] = json!("(lineage)");
+    json["config_hash"] = json!("(hash)");
+    insta::assert_json_snapshot!("plan_json", json);
+}
