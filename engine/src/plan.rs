@@ -102,6 +102,11 @@ pub struct Plan {
     pub moved: Vec<(String, String)>,
     /// The stack's outputs after apply (markers where not known yet).
     pub outputs: BTreeMap<String, Json>,
+    /// The stack directory and `--var` values it was planned with (for `apply FILE`).
+    #[serde(default)]
+    pub stack: String,
+    #[serde(default)]
+    pub vars: BTreeMap<String, Json>,
 }
 
 impl Plan {
@@ -273,6 +278,8 @@ pub async fn plan(
         drift,
         moved,
         outputs,
+        stack: String::new(),
+        vars: BTreeMap::new(),
     })
 }
 

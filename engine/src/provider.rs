@@ -216,6 +216,12 @@ pub trait Provider: Send + Sync {
     async fn import(&self, resource: &ResourceRef<'_>, id: &str)
         -> Result<Recorded, ProviderError>;
 
+    /// Called once after an apply that used this provider, with a one-line summary (the GitOps
+    /// provider commits its directory here when asked to).
+    async fn finish(&self, _summary: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     /// A human-readable explanation of live drift for one resource (such as a unified diff),
     /// when the provider can give one.
     fn describe_drift(

@@ -1,3 +1,91 @@
-//! obp providers: one module per provider (gitops, kubernetes, postgres, s3, dns, redis).
+//! obp's providers behind the engine's `Provider` trait: the GitOps directory (the embedded
+//! default) today; Kubernetes, PostgreSQL, S3, DNS and Redis follow the same shape.
 //!
-//! Filled in by the provider issues; nothing here yet.
+//! [`configure`] turns the stack's `provider` blocks into configured providers.
+
+pub mod gitops;
+pub mod kinds;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use obp_engine::codec;
+use obp_engine::errors::ApplyError;
+use obp_engine::provider::Providers;
+use obp_lang::diagnostics::{suggest, Diagnostic, IntoDiagnostic};
+use obp_lang::Config;
+use serde_json::Value as Json;
+
+/// Provider kinds this build knows.
+pub const KINDS: &[&str] = &["gitops"];
+
+/// Configures the providers a stack declares; Kubernetes objects and plain files go to a
+/// GitOps directory `out/` beside the stack when no provider is declared for them.
+pub fn configure(config: &Config, stack_dir: &Path) -> Result<Providers, Vec<Diagnostic>> {
+    let mut providers = Providers::new();
+    let mut errors = Vec::new();
+    for declared in &config.providers {
+        let attrs: BTreeMap<String, Json> = declared
+            .attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), codec::to_json(v)))
+            .collect();
+        if let Some(dependency) = declared.deps.first() {
+            errors.push(
+                ApplyError::ProviderDependsOnResource {
+                    name: declared.name().to_owned(),
+                    dependency: dependency.clone(),
+                    span: declared.span,
+                }
+                .into_diagnostic(),
+            );
+            continue;
+        }
+        let result = match declared.kind.as_str() {
+            "gitops" => gitops::GitOps::new(stack_dir, &attrs)
+                .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
+            other => {
+                errors.push(
+                    ApplyError::ProviderConfig {
+                        name: declared.name().to_owned(),
+                        message: format!(
+                            "unknown provider kind `{other}` (known: {})",
+                            KINDS.join(", ")
+                        ),
+                        span: Some(declared.span),
+                    }
+                    .into_diagnostic()
+                    .maybe_help(suggest::did_you_mean(other, KINDS.iter().copied())),
+                );
+                continue;
+            }
+        };
+        match result {
+            Ok(provider) => providers.insert(declared.name(), provider),
+            Err(error) => errors.push(
+                ApplyError::ProviderConfig {
+                    name: declared.name().to_owned(),
+                    message: error.to_string(),
+                    span: Some(declared.span),
+                }
+                .into_diagnostic(),
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if providers.schema("k8s.deployment").is_none() {
+        let default = gitops::GitOps::new(stack_dir, &BTreeMap::new()).map_err(|e| {
+            vec![ApplyError::ProviderConfig {
+                name: "gitops".to_owned(),
+                message: e.to_string(),
+                span: None,
+            }
+            .into_diagnostic()]
+        })?;
+        providers.insert("gitops", Arc::new(default));
+    }
+    Ok(providers)
+}

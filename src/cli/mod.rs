@@ -1,9 +1,14 @@
 //! Command-line interface: argument parsing and dispatch; one file per subcommand.
 
+mod apply;
 mod eval;
 mod explain;
 mod fmt;
+mod graph;
 mod output;
+mod plan;
+mod stack;
+mod state;
 mod validate;
 
 use std::path::PathBuf;
@@ -68,6 +73,101 @@ enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Show what apply would change
+    Plan {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// Save the plan to FILE for `obp apply FILE`
+        #[arg(long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the plan as JSON
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when nothing changes, 2 when something would, 1 on errors
+        #[arg(long = "detailed-exitcode")]
+        detailed_exitcode: bool,
+        /// Plan to destroy everything
+        #[arg(long)]
+        destroy: bool,
+    },
+    /// Plan and apply (or apply a saved plan: `obp apply FILE`)
+    Apply {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// Do not ask for confirmation
+        #[arg(long = "auto-approve")]
+        auto_approve: bool,
+        /// Changes applied at the same time
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Destroy everything the stack manages, dependents first
+    Destroy {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        #[arg(long = "auto-approve")]
+        auto_approve: bool,
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Read every resource and record what is live
+    Refresh {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Show the state
+    Show {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the stack's outputs (from state)
+    Output {
+        /// One output
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect or edit state
+    #[command(subcommand)]
+    State(state::StateCommand),
+    /// Adopt an existing object into state: ADDRESS is declared in the stack, ID names the object
+    Import {
+        address: String,
+        id: String,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Print the dependency graph as Graphviz DOT
+    Graph {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Only addresses under this module instance (such as t["acme"])
+        #[arg(long)]
+        module: Option<String>,
+    },
+    /// List the configured providers and the resource types they manage
+    Providers {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Remove a lock left behind by a crashed operation
+    ForceUnlock {
+        /// The lock id printed by the operation that found the state locked
+        id: String,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
     /// Format .obp files canonically (in place, or check with --check)
     Fmt {
         /// Files or directories (default: the current directory)
@@ -83,15 +183,130 @@ enum Command {
     },
 }
 
+/// Long options Terraform users type with one dash (`-out`, `-target` …).
+const SINGLE_DASH: &[&str] = &[
+    "out",
+    "target",
+    "exclude",
+    "var",
+    "auto-approve",
+    "parallelism",
+    "json",
+    "detailed-exitcode",
+    "refresh",
+    "destroy",
+    "check",
+];
+
+fn arguments() -> Vec<std::ffi::OsString> {
+    std::env::args_os()
+        .map(|arg| {
+            let text = arg.to_string_lossy();
+            match text.strip_prefix('-') {
+                Some(rest)
+                    if !rest.starts_with('-')
+                        && SINGLE_DASH
+                            .iter()
+                            .any(|o| rest == *o || rest.starts_with(&format!("{o}="))) =>
+                {
+                    format!("-{text}").into()
+                }
+                _ => arg,
+            }
+        })
+        .collect()
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(arguments());
     let color = output::Color::from_flag(&cli.color);
-    let result = match cli.command {
-        Command::Validate { stack, json } => validate::run(&stack, json, color),
-        Command::Eval { stack } => eval::run(&stack, color),
-        Command::Fmt { paths, check } => fmt::run(&paths, check, color),
-        Command::Explain { code } => explain::run(code.as_deref()),
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            output::error(&format!("cannot start the async runtime: {error}"), color);
+            return ExitCode::FAILURE;
+        }
     };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Validate { stack, json } => validate::run(&stack, json, color),
+            Command::Eval { stack } => eval::run(&stack, color),
+            Command::Plan {
+                stack,
+                plan: plan_args,
+                out,
+                json,
+                detailed_exitcode,
+                destroy,
+            } => {
+                plan::run(
+                    &stack,
+                    &plan_args,
+                    plan::Flags {
+                        out,
+                        json,
+                        detailed_exitcode,
+                        destroy,
+                    },
+                    color,
+                )
+                .await
+            }
+            Command::Apply {
+                stack,
+                plan: plan_args,
+                auto_approve,
+                parallelism,
+            } => {
+                apply::run(
+                    &stack,
+                    &plan_args,
+                    apply::Flags {
+                        auto_approve,
+                        parallelism,
+                        destroy: false,
+                    },
+                    color,
+                )
+                .await
+            }
+            Command::Destroy {
+                stack,
+                plan: plan_args,
+                auto_approve,
+                parallelism,
+            } => {
+                apply::run(
+                    &stack,
+                    &plan_args,
+                    apply::Flags {
+                        auto_approve,
+                        parallelism,
+                        destroy: true,
+                    },
+                    color,
+                )
+                .await
+            }
+            Command::Refresh { stack } => state::refresh(&stack, color).await,
+            Command::Show { stack, json } => state::show(&stack, json, color).await,
+            Command::Output { name, stack, json } => {
+                state::output(&stack, name.as_deref(), json, color).await
+            }
+            Command::State(command) => state::state(&command, color).await,
+            Command::Import { address, id, stack } => {
+                state::import(&stack, &address, &id, color).await
+            }
+            Command::Graph { stack, module } => graph::run(&stack, module.as_deref(), color).await,
+            Command::Providers { stack } => graph::providers(&stack, color).await,
+            Command::ForceUnlock { id, stack } => state::force_unlock(&stack, &id, color).await,
+            Command::Fmt { paths, check } => fmt::run(&paths, check, color),
+            Command::Explain { code } => explain::run(code.as_deref()),
+        }
+    });
     match result {
         Ok(code) => code,
         Err(error) => {

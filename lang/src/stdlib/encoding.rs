@@ -108,7 +108,9 @@ static YAML11_AMBIGUOUS: LazyLock<Regex> = LazyLock::new(|| {
 /// so YAML 1.1 and 1.2 readers both read them back as strings. serde_norway cannot be told
 /// to quote a string, so each such string goes through it as a unique placeholder (a prefix
 /// no input string contains, an index and a `.`) that is then replaced by the quoted text.
-fn yaml_text(json: serde_json::Value) -> std::result::Result<String, serde_norway::Error> {
+pub(super) fn yaml_text(
+    json: serde_json::Value,
+) -> std::result::Result<String, serde_norway::Error> {
     let mut prefix = String::from("obp-yaml-quoted-");
     while mentions(&json, &prefix) {
         prefix.push('x');

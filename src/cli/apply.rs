@@ -1,0 +1,250 @@
+//! `obp apply` and `obp destroy`: plan (or load a saved plan), confirm, walk, report.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use obp_engine::apply::{apply, ApplyOptions, Progress};
+use obp_engine::errors::ApplyError;
+use obp_engine::plan::{Action, Change, Plan};
+use obp_engine::{render, saved};
+use obp_lang::diagnostics::IntoDiagnostic;
+
+use super::output::Color;
+use super::plan::{make, PlanArgs};
+use super::stack::Stack;
+use super::StackArgs;
+
+pub struct Flags {
+    pub auto_approve: bool,
+    pub parallelism: usize,
+    pub destroy: bool,
+}
+
+/// Prints one line per step; safe from several tasks.
+struct Lines;
+
+impl Progress for Lines {
+    fn started(&self, change: &Change) {
+        println!("{}: {}…", change.address, doing(change.action));
+    }
+    fn finished(&self, change: &Change, elapsed: Duration) {
+        println!(
+            "{}: {} after {:.1}s",
+            change.address,
+            done(change.action),
+            elapsed.as_secs_f64()
+        );
+    }
+    fn failed(&self, change: &Change, _error: &ApplyError) {
+        println!("{}: failed", change.address);
+    }
+    fn skipped(&self, change: &Change, because: &str) {
+        println!("{}: skipped, it waits for {because}", change.address);
+    }
+}
+
+fn doing(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Replace => "replacing",
+        Action::Delete => "destroying",
+        Action::NoOp => "checking",
+    }
+}
+
+fn done(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Replace => "replaced",
+        Action::Delete => "destroyed",
+        Action::NoOp => "unchanged",
+    }
+}
+
+pub async fn run(
+    args: &StackArgs,
+    plan_args: &PlanArgs,
+    flags: Flags,
+    color: Color,
+) -> anyhow::Result<ExitCode> {
+    // `obp apply FILE` applies a saved plan.
+    if let Some(path) = &args.path {
+        if path.is_file() && path.extension().is_none_or(|e| e != "obp") {
+            return run_saved(path, flags, color).await;
+        }
+    }
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(_lock) = stack
+        .lock(if flags.destroy { "destroy" } else { "apply" })
+        .await
+    else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(made) = make(&stack, args, plan_args, flags.destroy).await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    print!("{}", render::human(&made, matches!(color, Color::Always)));
+    if !made.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !flags.auto_approve && !confirm(flags.destroy)? {
+        println!("Apply cancelled.");
+        return Ok(ExitCode::FAILURE);
+    }
+    execute(&stack, &made, &flags).await
+}
+
+async fn run_saved(path: &Path, flags: Flags, color: Color) -> anyhow::Result<ExitCode> {
+    let made = match saved::read(path) {
+        Ok(plan) => plan,
+        Err(error) => {
+            super::output::diagnostics(
+                &[error.into_diagnostic()],
+                &obp_lang::SourceMap::new(),
+                color,
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let stack_args = StackArgs {
+        path: Some(made.stack.clone().into()),
+        vars: made.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+    };
+    let Ok(stack) = Stack::load(&stack_args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(_lock) = stack.lock("apply").await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(state) = stack.state().await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if let Err(error) = saved::check_fresh(&made, &stack.config.hash(), &state) {
+        stack.fail(error);
+        return Ok(ExitCode::FAILURE);
+    }
+    print!("{}", render::human(&made, matches!(color, Color::Always)));
+    // A saved plan was reviewed when it was made: no second confirmation.
+    execute(
+        &stack,
+        &made,
+        &Flags {
+            auto_approve: true,
+            ..flags
+        },
+    )
+    .await
+}
+
+fn confirm(destroy: bool) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("apply needs confirmation: run it in a terminal, or pass --auto-approve (or apply a saved plan)");
+    }
+    let what = if destroy {
+        "destroy these resources"
+    } else {
+        "perform these actions"
+    };
+    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+async fn execute(stack: &Stack, made: &Plan, flags: &Flags) -> anyhow::Result<ExitCode> {
+    let Ok(state) = stack.state().await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    println!();
+    let options = ApplyOptions {
+        parallelism: flags.parallelism,
+    };
+    let report = apply(
+        made,
+        state,
+        &stack.providers,
+        stack.backend.clone(),
+        &options,
+        Arc::new(Lines),
+    )
+    .await;
+    let mut diagnostics: Vec<_> = report
+        .failed
+        .iter()
+        .map(|(_, e)| e.clone().into_diagnostic())
+        .collect();
+    if let Some(error) = &report.state_error {
+        diagnostics.push(error.clone().into_diagnostic());
+    }
+    let count = |action: Action| {
+        report
+            .succeeded
+            .iter()
+            .filter(|(_, a)| *a == action)
+            .count()
+    };
+    let summary = format!(
+        "{} added, {} changed, {} replaced, {} destroyed",
+        count(Action::Create),
+        count(Action::Update),
+        count(Action::Replace),
+        count(Action::Delete)
+    );
+    // Providers that took part get to finish (the GitOps provider commits here).
+    let used: std::collections::BTreeSet<&str> =
+        made.changes.iter().map(|c| c.provider.as_str()).collect();
+    for name in used {
+        if let Some(provider) = stack.providers.get(name) {
+            if let Err(error) = provider.finish(&format!("obp apply: {summary}")).await {
+                diagnostics.push(
+                    ApplyError::ProviderConfig {
+                        name: name.to_owned(),
+                        message: error.to_string(),
+                        span: None,
+                    }
+                    .into_diagnostic(),
+                );
+            }
+        }
+    }
+    stack.report(&diagnostics);
+    if report.ok() && diagnostics.is_empty() {
+        println!("\nApply complete: {summary}.");
+        print_outputs(&report.state.outputs);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "\nApply incomplete: {summary}; {} failed, {} skipped.",
+            report.failed.len(),
+            report.skipped.len()
+        );
+        for (address, error) in &report.failed {
+            println!("  failed:  {address}: {error}");
+        }
+        for (address, because) in &report.skipped {
+            println!("  skipped: {address} (waits for {because})");
+        }
+        println!(
+            "Everything that succeeded is recorded in state; fix the cause and run apply again."
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+pub fn print_outputs(outputs: &std::collections::BTreeMap<String, serde_json::Value>) {
+    if outputs.is_empty() {
+        return;
+    }
+    println!("\nOutputs:");
+    for (name, value) in outputs {
+        println!("  {name} = {}", render::value_text(value));
+    }
+}

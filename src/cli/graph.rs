@@ -1,0 +1,45 @@
+//! `obp graph`: the dependency graph as Graphviz DOT, optionally one module subtree, and
+//! `obp providers`: the resource types each provider manages.
+
+use std::process::ExitCode;
+
+use obp_engine::graph::Graph;
+
+use super::output::Color;
+use super::stack::Stack;
+use super::StackArgs;
+
+pub async fn run(args: &StackArgs, module: Option<&str>, color: Color) -> anyhow::Result<ExitCode> {
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(state) = stack.state().await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    match Graph::build(&stack.config, Some(&state)) {
+        Ok(graph) => {
+            print!("{}", graph.to_dot(module));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            stack.fail(error);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+pub async fn providers(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode> {
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    for name in stack.providers.names() {
+        let Some(provider) = stack.providers.get(name) else {
+            continue;
+        };
+        println!("provider {name} ({})", provider.kind());
+        for schema in provider.schemas() {
+            println!("  {:<36} {}", schema.rtype, schema.doc);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

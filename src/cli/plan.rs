@@ -1,0 +1,127 @@
+//! `obp plan`: what apply would do; `-out FILE` saves it for `obp apply FILE`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use obp_engine::plan::{plan, Plan, PlanOptions};
+use obp_engine::{render, saved};
+
+use super::output::Color;
+use super::stack::{Failed, Stack};
+use super::StackArgs;
+
+/// Options shared by plan, apply and destroy.
+#[derive(clap::Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Only this address (prefix) and what it depends on; repeatable
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+    /// Leave this address (prefix) alone; repeatable
+    #[arg(long = "exclude", value_name = "ADDRESS")]
+    pub excludes: Vec<String>,
+    /// Skip reading live objects before planning
+    #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+}
+
+impl PlanArgs {
+    pub fn options(&self, destroy: bool) -> PlanOptions {
+        PlanOptions {
+            targets: self.targets.clone(),
+            excludes: self.excludes.clone(),
+            destroy,
+            refresh: self.refresh,
+        }
+    }
+}
+
+/// Plans a loaded stack (the caller holds the lock).
+pub async fn make(
+    stack: &Stack,
+    args: &StackArgs,
+    plan_args: &PlanArgs,
+    destroy: bool,
+) -> Result<Plan, Failed> {
+    let state = stack.state().await?;
+    let mut made = plan(
+        &stack.config,
+        &state,
+        &stack.providers,
+        &plan_args.options(destroy),
+    )
+    .await
+    .map_err(|diagnostics| {
+        stack.report(&diagnostics);
+        Failed
+    })?;
+    made.stack = args.path().display().to_string();
+    made.vars = args
+        .options()
+        .map(|o| {
+            o.eval
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), obp_engine::codec::to_json(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(made)
+}
+
+pub struct Flags {
+    pub out: Option<PathBuf>,
+    pub json: bool,
+    pub detailed_exitcode: bool,
+    pub destroy: bool,
+}
+
+pub async fn run(
+    args: &StackArgs,
+    plan_args: &PlanArgs,
+    flags: Flags,
+    color: Color,
+) -> anyhow::Result<ExitCode> {
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(_lock) = stack.lock("plan").await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(made) = make(&stack, args, plan_args, flags.destroy).await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let mut stdout = std::io::stdout().lock();
+    if flags.json {
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&render::json(&made))?
+        )?;
+    } else {
+        write!(
+            stdout,
+            "{}",
+            render::human(&made, matches!(color, Color::Always))
+        )?;
+    }
+    if let Some(out) = &flags.out {
+        if let Err(error) = saved::write(out, &made) {
+            stack.fail(error);
+            return Ok(ExitCode::FAILURE);
+        }
+        if !flags.json {
+            writeln!(
+                stdout,
+                "\nSaved the plan to {}. Apply exactly it with `obp apply {}`.",
+                out.display(),
+                out.display()
+            )?;
+        }
+    }
+    Ok(if flags.detailed_exitcode && made.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

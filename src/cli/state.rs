@@ -1,0 +1,338 @@
+//! State commands: `show`, `output`, `state list|show|rm|mv`, `refresh`, `import`,
+//! `force-unlock`.
+
+use std::process::ExitCode;
+
+use obp_engine::errors::StateError;
+use obp_engine::provider::ResourceRef;
+use obp_engine::render;
+use obp_engine::state::{JournalEntry, ResourceState, State};
+use obp_lang::diagnostics::suggest;
+
+use super::output::Color;
+use super::stack::Stack;
+use super::StackArgs;
+
+#[derive(clap::Subcommand, Clone)]
+pub enum StateCommand {
+    /// List every address in state
+    List {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Show one resource's recorded attributes
+    Show {
+        address: String,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Forget a resource (it is not destroyed)
+    Rm {
+        address: String,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Rename a resource in state
+    Mv {
+        from: String,
+        to: String,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+}
+
+fn missing(state: &State, address: &str) -> StateError {
+    StateError::NoSuchAddress {
+        address: address.to_owned(),
+        suggestion: suggest::did_you_mean(address, state.resources.keys().map(String::as_str)),
+    }
+}
+
+pub async fn show(args: &StackArgs, json: bool, color: Color) -> anyhow::Result<ExitCode> {
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(state) = stack.state().await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&state)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if state.resources.is_empty() {
+        println!("The state is empty.");
+    }
+    for (address, resource) in &state.resources {
+        print_resource(address, resource);
+    }
+    super::apply::print_outputs(&state.outputs);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_resource(address: &str, resource: &ResourceState) {
+    println!(
+        "# {address} ({}, provider {})",
+        resource.rtype, resource.provider
+    );
+    for (name, value) in resource.inputs.iter().chain(&resource.outputs) {
+        println!("  {name} = {}", render::value_text(value));
+    }
+    if !resource.intact() {
+        println!(
+            "  (warning: this entry does not match its hash; the state file was edited by hand)"
+        );
+    }
+    println!();
+}
+
+pub async fn output(
+    args: &StackArgs,
+    name: Option<&str>,
+    json: bool,
+    color: Color,
+) -> anyhow::Result<ExitCode> {
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(state) = stack.state().await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    match name {
+        Some(name) => match state.outputs.get(name) {
+            Some(value) if json => println!("{}", serde_json::to_string_pretty(value)?),
+            Some(serde_json::Value::String(text)) => println!("{text}"),
+            Some(value) => println!("{}", render::value_text(value)),
+            None => {
+                let help = suggest::did_you_mean(name, state.outputs.keys().map(String::as_str))
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "no output `{name}` in state (outputs are recorded by apply). {help}"
+                );
+            }
+        },
+        None if json => println!("{}", serde_json::to_string_pretty(&state.outputs)?),
+        None => {
+            for (name, value) in &state.outputs {
+                println!("{name} = {}", render::value_text(value));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn state(command: &StateCommand, color: Color) -> anyhow::Result<ExitCode> {
+    let args = match command {
+        StateCommand::List { stack }
+        | StateCommand::Show { stack, .. }
+        | StateCommand::Rm { stack, .. }
+        | StateCommand::Mv { stack, .. } => stack,
+    };
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(_lock) = stack.lock("state").await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(mut state) = stack.state().await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    match command {
+        StateCommand::List { .. } => {
+            for address in state.resources.keys() {
+                println!("{address}");
+            }
+        }
+        StateCommand::Show { address, .. } => match state.resources.get(address) {
+            Some(resource) => print_resource(address, resource),
+            None => {
+                stack.fail(missing(&state, address));
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        StateCommand::Rm { address, .. } => {
+            let matched: Vec<String> = state
+                .resources
+                .keys()
+                .filter(|a| obp_engine::address::matches(address, a))
+                .cloned()
+                .collect();
+            if matched.is_empty() {
+                stack.fail(missing(&state, address));
+                return Ok(ExitCode::FAILURE);
+            }
+            for address in &matched {
+                state.apply_entry(&JournalEntry::Remove {
+                    address: address.clone(),
+                });
+                println!("Removed {address} from state (the object itself is untouched).");
+            }
+            if let Err(error) = stack.backend.write(&state).await {
+                stack.fail(error);
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        StateCommand::Mv { from, to, .. } => {
+            if state.resources.contains_key(to) {
+                stack.fail(StateError::AddressTaken {
+                    address: to.clone(),
+                });
+                return Ok(ExitCode::FAILURE);
+            }
+            let Some(resource) = state.resources.get(from).cloned() else {
+                stack.fail(missing(&state, from));
+                return Ok(ExitCode::FAILURE);
+            };
+            state.apply_entry(&JournalEntry::Remove {
+                address: from.clone(),
+            });
+            state.apply_entry(&JournalEntry::Put {
+                address: to.clone(),
+                resource,
+            });
+            if let Err(error) = stack.backend.write(&state).await {
+                stack.fail(error);
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("Moved {from} to {to}.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads every resource again and records what is live (drift becomes the new state).
+pub async fn refresh(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode> {
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(_lock) = stack.lock("refresh").await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(mut state) = stack.state().await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let addresses: Vec<String> = state.resources.keys().cloned().collect();
+    let mut changed = 0;
+    for address in addresses {
+        let resource = state.resources[&address].clone();
+        let Some(provider) = stack.providers.get(&resource.provider) else {
+            continue;
+        };
+        let reference = ResourceRef {
+            address: &address,
+            rtype: &resource.rtype,
+        };
+        match provider.read(&reference, &resource.recorded()).await {
+            Ok(Some(live)) if live != resource.recorded() => {
+                println!("{address}: changed outside obp; recorded what is live");
+                let entry = ResourceState::new(
+                    &resource.rtype,
+                    &resource.provider,
+                    &resource.module,
+                    live,
+                    resource.deps.clone(),
+                );
+                state.apply_entry(&JournalEntry::Put {
+                    address: address.clone(),
+                    resource: entry,
+                });
+                changed += 1;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                println!("{address}: no longer exists; removed from state");
+                state.apply_entry(&JournalEntry::Remove {
+                    address: address.clone(),
+                });
+                changed += 1;
+            }
+            Err(error) => println!("{address}: cannot be read: {error}"),
+        }
+    }
+    if changed > 0 {
+        if let Err(error) = stack.backend.write(&state).await {
+            stack.fail(error);
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    println!("Refresh complete: {changed} resource(s) updated in state.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Adopts an existing object into state at a declared address.
+pub async fn import(
+    args: &StackArgs,
+    address: &str,
+    id: &str,
+    color: Color,
+) -> anyhow::Result<ExitCode> {
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(_lock) = stack.lock("import").await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(mut state) = stack.state().await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Some(resource) = stack.config.resource(address) else {
+        let help = suggest::did_you_mean(
+            address,
+            stack.config.resources.iter().map(|r| r.address.as_str()),
+        )
+        .unwrap_or_default();
+        anyhow::bail!("`{address}` is not declared in the configuration; declare it first. {help}");
+    };
+    if state.resources.contains_key(address) {
+        stack.fail(StateError::AddressTaken {
+            address: address.to_owned(),
+        });
+        return Ok(ExitCode::FAILURE);
+    }
+    let Some((name, provider)) = stack
+        .providers
+        .for_resource(&resource.provider, &resource.rtype)
+    else {
+        anyhow::bail!("no provider manages `{}`", resource.rtype);
+    };
+    let reference = ResourceRef {
+        address,
+        rtype: &resource.rtype,
+    };
+    let recorded = provider
+        .import(&reference, id)
+        .await
+        .map_err(|e| anyhow::anyhow!("import of `{address}` failed: {e}"))?;
+    let deps = resource.deps.iter().map(|d| d.address.clone()).collect();
+    let entry = ResourceState::new(&resource.rtype, name, &resource.module, recorded, deps);
+    state.apply_entry(&JournalEntry::Put {
+        address: address.to_owned(),
+        resource: entry,
+    });
+    if let Err(error) = stack.backend.write(&state).await {
+        stack.fail(error);
+        return Ok(ExitCode::FAILURE);
+    }
+    println!(
+        "Imported {id} as {address}. Run `obp plan` to see how it differs from the configuration."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn force_unlock(args: &StackArgs, id: &str, color: Color) -> anyhow::Result<ExitCode> {
+    let Ok(stack) = Stack::load(args, color)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    match stack.backend.force_unlock(id).await {
+        Ok(held) => {
+            println!(
+                "Removed the lock held by {} ({} since {}).",
+                held.who, held.operation, held.created
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            stack.fail(error);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
