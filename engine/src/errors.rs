@@ -193,9 +193,6 @@ pub enum ApplyError {
         dependency: String,
         span: Span,
     },
-    /// A secret reference that cannot be resolved at apply time.
-    #[error("`{address}`: secret `{path}` cannot be resolved")]
-    Secret { address: String, path: String },
 }
 
 impl IntoDiagnostic for ApplyError {
@@ -226,10 +223,6 @@ impl IntoDiagnostic for ApplyError {
                     .primary(span, "configured here")
                     .help(format!("apply the dependency first with `obp apply -target '{dependency}'`, then apply the rest"))
             }
-            ApplyError::Secret { path, .. } => Diagnostic::error("E0707", message).help(format!(
-                "set the environment variable {} (secrets are read at apply time only and never stored)",
-                crate::provider::EnvSecrets::variable(&path)
-            )),
         }
     }
 }

@@ -332,6 +332,7 @@ fn validate(
     providers: &Providers,
     out: &mut Vec<Diagnostic>,
 ) {
+    let errors_before = out.len();
     let invalid = |message: String, span, help: Option<String>| {
         ApplyError::Invalid {
             address: resource.address.clone(),
@@ -387,7 +388,8 @@ fn validate(
             ));
         }
     }
-    if let Some(provider) = providers.get(provider) {
+    let schema_errors = out.len() > errors_before;
+    if let Some(provider) = providers.get(provider).filter(|_| !schema_errors) {
         let inputs: BTreeMap<String, Json> = resource
             .attrs
             .iter()
@@ -712,6 +714,17 @@ fn diff_value(
     sensitive: bool,
     out: &mut Vec<AttrDiff>,
 ) {
+    // A record that appears or disappears as a whole is shown field by field.
+    let empty = Json::Object(serde_json::Map::new());
+    let is_record = |v: Option<&Json>| {
+        matches!(v, Some(Json::Object(m))
+            if !m.is_empty() && !(m.len() == 1 && m.keys().any(|k| k.starts_with('$'))))
+    };
+    let (before, after) = match (before, after) {
+        (None, Some(_)) if is_record(after) => (Some(&empty), after),
+        (Some(_), None) if is_record(before) => (before, Some(&empty)),
+        other => other,
+    };
     if let (Some(Json::Object(b)), Some(Json::Object(a))) = (before, after) {
         let is_marker = |m: &serde_json::Map<String, Json>| {
             m.len() == 1 && m.keys().any(|k| k.starts_with('$'))
@@ -720,7 +733,7 @@ fn diff_value(
             let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
             for key in keys {
                 diff_value(
-                    &format!("{path}.{key}"),
+                    &child_path(path, key),
                     b.get(key),
                     a.get(key),
                     forces_replace,
@@ -762,4 +775,20 @@ fn plan_outputs(
             (name.clone(), json)
         })
         .collect()
+}
+
+/// `path.key`, or `path["key"]` when the key is not a plain name (`data["odoo.conf"]`).
+fn child_path(path: &str, key: &str) -> String {
+    let plain = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        format!("{path}.{key}")
+    } else {
+        format!("{path}[{}]", serde_json::to_string(key).unwrap_or_default())
+    }
 }

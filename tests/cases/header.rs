@@ -24,6 +24,16 @@ pub struct Header {
     #[serde(default)]
     pub args: Vec<String>,
     pub exit: Option<i32>,
+    /// Several commands run one after another (instead of `args`); `["$write", PATH, TEXT]`
+    /// writes a file in the work directory between commands.
+    #[serde(default)]
+    pub steps: Vec<Vec<String>>,
+    /// The exit code of each step.
+    #[serde(default)]
+    pub exits: Vec<i32>,
+    /// Run in a temporary copy of the case (for commands that write state or output).
+    #[serde(default)]
+    pub workdir: bool,
     /// Evaluation step budget, for cases about the budget.
     pub budget: Option<u64>,
     /// What the case is about, for readers.

@@ -174,39 +174,146 @@ fn collect_obp(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Runs the real binary with the header's `args` (`$CASE` is the case path) and snapshots
-/// its exit code, stdout and stderr.
+/// Runs the real binary with the header's `args` (or each of its `steps`; `$CASE` is the case
+/// path) and snapshots exit codes, stdout and stderr. With `workdir`, the case is copied to a
+/// temporary directory first and paths into it print as `[WORKDIR]`.
 fn run_cli(name: &str, path: &Path, header: &Header) -> Result<(), Failed> {
-    let case = path.to_string_lossy().into_owned();
-    let args: Vec<String> = header
-        .args
-        .iter()
-        .map(|a| a.replace("$CASE", &case))
-        .collect();
-    let output = Command::new(env!("CARGO_BIN_EXE_obp"))
-        .args(&args)
-        .env("NO_COLOR", "1")
-        .env_remove("OBP_PATH")
-        .output()
-        .map_err(|e| format!("cannot run obp: {e}"))?;
-    let code = output.status.code().unwrap_or(-1);
-    if let Some(expected) = header.exit {
-        if code != expected {
-            return Err(format!(
-                "exit code {code}, expected {expected}\nstdout:\n{}\nstderr:\n{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            )
-            .into());
+    let temp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (case, workdir) = if header.workdir {
+        let target = temp.path().join("stack");
+        copy_case(path, &target).map_err(|e| format!("cannot copy the case: {e}"))?;
+        let case = if path.is_dir() {
+            target.clone()
+        } else {
+            target.join("main.obp")
+        };
+        (case, Some(target))
+    } else {
+        (path.to_path_buf(), None)
+    };
+    let case_text = case.to_string_lossy().into_owned();
+    let steps: Vec<Vec<String>> = if header.steps.is_empty() {
+        vec![header.args.clone()]
+    } else {
+        header.steps.clone()
+    };
+    let exits: Vec<Option<i32>> = if header.steps.is_empty() {
+        vec![header.exit]
+    } else {
+        header.exits.iter().map(|e| Some(*e)).collect()
+    };
+    if !header.steps.is_empty() {
+        let commands = steps
+            .iter()
+            .filter(|s| s.first().map(String::as_str) != Some("$write"))
+            .count();
+        if commands != header.exits.len() {
+            return Err(
+                format!("{commands} commands but {} exit codes", header.exits.len()).into(),
+            );
         }
     }
-    let snapshot = format!(
-        "$ obp {}\nexit: {code}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_snapshot(name, &snapshot);
+    let mut snapshot = String::new();
+    // `exits` counts commands only, not `$write` steps.
+    let mut n = 0;
+    for step in &steps {
+        let step: Vec<String> = step
+            .iter()
+            .map(|a| a.replace("$CASE", &case_text))
+            .collect();
+        if step.first().map(String::as_str) == Some("$write") {
+            let (Some(file), Some(text), Some(dir)) = (step.get(1), step.get(2), workdir.as_ref())
+            else {
+                return Err("`$write` needs a path, a text and `workdir = true`".into());
+            };
+            std::fs::write(dir.join(file), text).map_err(|e| e.to_string())?;
+            snapshot.push_str(&format!("$ (write {file})\n"));
+            continue;
+        }
+        let mut command = Command::new(env!("CARGO_BIN_EXE_obp"));
+        command
+            .args(&step)
+            .env("NO_COLOR", "1")
+            .env_remove("OBP_PATH");
+        if let Some(dir) = &workdir {
+            command.current_dir(dir);
+        }
+        let output = command
+            .output()
+            .map_err(|e| format!("cannot run obp: {e}"))?;
+        let code = output.status.code().unwrap_or(-1);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if let Some(Some(expected)) = exits.get(n) {
+            if code != *expected {
+                return Err(format!("command {n} `obp {}`: exit code {code}, expected {expected}\nstdout:\n{stdout}\nstderr:\n{stderr}", step.join(" ")).into());
+            }
+        }
+        n += 1;
+        snapshot.push_str(&format!(
+            "$ obp {}\nexit: {code}\n--- stdout\n{stdout}--- stderr\n{stderr}",
+            step.join(" ")
+        ));
+    }
+    for code in &header.codes {
+        if !snapshot.contains(&format!("error[{code}]")) {
+            return Err(format!("expected {code} in the output:\n{snapshot}").into());
+        }
+    }
+    let snapshot = match &workdir {
+        Some(dir) => snapshot.replace(&dir.to_string_lossy().into_owned(), "[WORKDIR]"),
+        None => snapshot,
+    };
+    assert_snapshot(name, &normalise(&snapshot));
+    Ok(())
+}
+
+/// Hides what changes from run to run: durations, lock ids, times.
+fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut line = line.to_owned();
+        if let Some(at) = line.find(" after ") {
+            if line[at..].ends_with('s') {
+                line.replace_range(at.., " after [TIME]");
+            }
+        }
+        let about_a_lock = line.starts_with("error[E0601]") || line.starts_with("Removed the lock");
+        let markers: &[&str] = if about_a_lock {
+            &["lock id ", "since "]
+        } else {
+            &[]
+        };
+        for marker in markers {
+            if let Some(at) = line.find(marker) {
+                let start = at + marker.len();
+                let end = line[start..]
+                    .find([')', ','])
+                    .map_or(line.len(), |e| start + e);
+                line.replace_range(start..end, "[…]");
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn copy_case(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    if from.is_file() {
+        std::fs::copy(from, to.join("main.obp"))?;
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_case(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
     Ok(())
 }
 

@@ -91,7 +91,6 @@ catalogue! {
     "E0704" => "provider operation failed",
     "E0705" => "still unknown after apply",
     "E0706" => "provider configured from an unapplied resource",
-    "E0707" => "secret cannot be resolved",
 }
 
 /// Finds a code's entry; accepts `E0201`, `e0201` and `0201`.
