@@ -237,7 +237,10 @@ pub async fn apply(
     let _ = writer.await;
 
     // Outputs, then one compacted write of the whole state.
-    let mut state = shared.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut state = match Arc::try_unwrap(shared) {
+        Ok(mutex) => mutex.into_inner().unwrap_or_default(),
+        Err(shared) => shared.lock().map(|s| s.clone()).unwrap_or_default(),
+    };
     if report.state_error.is_none() {
         state.outputs = resolve_outputs(&plan.outputs, &state);
         if let Err(error) = backend.write(&state).await {
@@ -314,16 +317,16 @@ fn journal_writer(
             while let Ok(next) = receiver.try_recv() {
                 batch.push(next);
             }
-            let entries: Vec<JournalEntry> = batch.iter().map(|(e, _)| e.clone()).collect();
+            let (entries, acks): (Vec<JournalEntry>, Vec<_>) = batch.into_iter().unzip();
             let result = backend.append(&entries).await;
             if result.is_ok() {
                 if let Ok(mut state) = shared.lock() {
-                    for entry in &entries {
-                        state.apply_entry(entry);
+                    for entry in entries {
+                        state.apply_owned(entry);
                     }
                 }
             }
-            for (_, ack) in batch {
+            for ack in acks {
                 let _ = ack.send(result.clone());
             }
         }

@@ -136,23 +136,23 @@ pub struct PlanOptions {
 /// Plans `config` against `state`. Errors come back as diagnostics, all of them at once.
 pub async fn plan(
     config: &Config,
-    state: &State,
+    state: State,
     providers: &Providers,
     options: &PlanOptions,
 ) -> Result<Plan, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
-    let mut prior = state.clone();
+    let (lineage, serial) = (state.lineage.clone(), state.serial);
+    let mut prior = state;
     let moved = apply_moves(config, &mut prior, &mut diagnostics);
     let graph = Graph::build(config, Some(&prior)).map_err(|e| vec![e.into_diagnostic()])?;
 
     // Which provider and schema manage each configured resource.
-    let mut managers: HashMap<&str, (String, ResourceSchema)> = HashMap::new();
+    let mut managers: HashMap<&str, (&str, &ResourceSchema)> = HashMap::new();
     for resource in &config.resources {
         match providers.for_resource(&resource.provider, &resource.rtype) {
             Some((name, _)) => {
-                let schema = providers.schema(&resource.rtype).cloned();
-                if let Some(schema) = schema {
-                    managers.insert(&resource.address, (name.to_owned(), schema));
+                if let Some(schema) = providers.schema(&resource.rtype) {
+                    managers.insert(&resource.address, (name, schema));
                 }
             }
             None => diagnostics.push(
@@ -197,7 +197,7 @@ pub async fn plan(
             if !selected.contains(&address) {
                 continue;
             }
-            let (provider, schema) = &managers[address.as_str()];
+            let (provider, schema) = managers[address.as_str()];
             let change = plan_resource(resource, provider, schema, &prior, &actions);
             if change.action == Action::Replace && resource.lifecycle.prevent_destroy {
                 diagnostics.push(
@@ -271,8 +271,8 @@ pub async fn plan(
     Ok(Plan {
         format: PLAN_FORMAT,
         config_hash: config.hash(),
-        lineage: state.lineage.clone(),
-        serial: state.serial,
+        lineage,
+        serial,
         destroy: options.destroy,
         changes,
         drift,
@@ -457,6 +457,9 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Vec<Drift> {
                         detail,
                     });
                 }
+                if live == before {
+                    continue;
+                }
                 if let Some(entry) = prior.resources.get_mut(&address) {
                     *entry = ResourceState::new(
                         &entry.rtype,
@@ -598,7 +601,7 @@ fn plan_resource(
             ..base
         };
     };
-    let mut diffs = diff_maps(&before.inputs, &after, Some(schema));
+    let diffs = diff_maps(&before.inputs, &after, Some(schema));
     // An attribute read from a replaced resource is unknown again even if the text matches.
     if before.rtype != resource.rtype {
         return Change {
@@ -623,7 +626,8 @@ fn plan_resource(
         Action::Replace
     };
     if action == Action::NoOp {
-        diffs.clear();
+        // Nothing to apply or show: keep no copies (plans of large stacks are mostly no-ops).
+        return Change { action, ..base };
     }
     Change {
         action,

@@ -58,7 +58,7 @@ impl Fixture {
 
     async fn plan_with(&self, options: PlanOptions) -> Plan {
         let state = self.state().await;
-        plan(&self.config(), &state, &self.providers, &options)
+        plan(&self.config(), state, &self.providers, &options)
             .await
             .unwrap_or_else(|d| panic!("plan failed: {d:?}"))
     }
@@ -272,7 +272,7 @@ async fn targeting_takes_dependencies_and_exclude_leaves_things_alone() {
     let state = fx.state().await;
     let error = plan(
         &fx.config(),
-        &state,
+        state,
         &fx.providers,
         &PlanOptions {
             targets: vec!["mem.thing.nope".into()],
@@ -407,7 +407,7 @@ async fn lifecycle_rules_are_honoured() {
     let state = fx.state().await;
     let destroy = plan(
         &fx.config(),
-        &state,
+        state,
         &fx.providers,
         &PlanOptions {
             destroy: true,
@@ -422,7 +422,7 @@ async fn lifecycle_rules_are_honoured() {
 async fn schema_errors_point_at_the_attribute() {
     let fx = Fixture::new("stack s {}\nresource mem.strict x {\n  label = 3\n  colour = \"red\"\n}\nresource mem.thingy y {}\n");
     let state = fx.state().await;
-    let errors = plan(&fx.config(), &state, &fx.providers, &PlanOptions::default())
+    let errors = plan(&fx.config(), state, &fx.providers, &PlanOptions::default())
         .await
         .unwrap_err();
     let codes: Vec<&str> = errors.iter().map(|d| d.code).collect();

@@ -46,7 +46,7 @@ pub async fn make(
     let state = stack.state().await?;
     let mut made = plan(
         &stack.config,
-        &state,
+        state,
         &stack.providers,
         &plan_args.options(destroy),
     )

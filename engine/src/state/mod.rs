@@ -48,6 +48,20 @@ impl State {
         }
     }
 
+    /// Applies one journal entry, taking it.
+    pub fn apply_owned(&mut self, entry: JournalEntry) {
+        match entry {
+            JournalEntry::Put { address, resource } => {
+                self.resources.insert(address, resource);
+            }
+            JournalEntry::Remove { address } => {
+                self.resources.remove(&address);
+            }
+            JournalEntry::Outputs { outputs } => self.outputs = outputs,
+        }
+        self.serial += 1;
+    }
+
     /// Applies one journal entry.
     pub fn apply_entry(&mut self, entry: &JournalEntry) {
         match entry {
