@@ -12,12 +12,15 @@ use crate::provider::{
     AttrSchema, AttrType, Provider, ProviderError, Recorded, ResourceRef, ResourceSchema,
 };
 
+/// An object as stored: the address it was created for and its attributes.
+pub type Stored = (String, BTreeMap<String, Json>);
+
 /// Objects by generated id (as real systems identify objects, independent of obp
 /// addresses), plus failure injection.
 #[derive(Default)]
 pub struct MemoryProvider {
     /// id → (address it was created for, attributes)
-    pub objects: Mutex<BTreeMap<String, (String, BTreeMap<String, Json>)>>,
+    pub objects: Mutex<BTreeMap<String, Stored>>,
     pub fail_on: Mutex<BTreeSet<String>>,
     pub calls: Mutex<Vec<String>>,
     next_id: Mutex<u64>,

@@ -10,7 +10,9 @@ use super::config::{
     StackInfo,
 };
 use super::refs::{flatten, key_suffix, key_text, Step};
-use super::{Ctx, Deps, Evaluator, Inst, InstId, Keys, Memo, Reported, SlotKey, Target, R};
+use super::{
+    Children, Ctx, Deps, Evaluator, Inst, InstId, Keys, Memo, Reported, SlotKey, Target, R,
+};
 use crate::ast::{Expr, ExprKind, ForEach, Record};
 use crate::diagnostics::suggest;
 use crate::errors::EvalError;
@@ -151,12 +153,7 @@ impl<'p> Evaluator<'p> {
     }
 
     /// The module instances created by `use … as alias` in `inst`.
-    pub(crate) fn children(
-        &mut self,
-        inst: InstId,
-        alias: &str,
-        span: Span,
-    ) -> R<Arc<Vec<(Option<String>, InstId)>>> {
+    pub(crate) fn children(&mut self, inst: InstId, alias: &str, span: Span) -> R<Children> {
         let Some(decl) = self.index(inst).uses.get(alias).copied() else {
             return Err(Reported);
         };

@@ -92,11 +92,14 @@ pub(crate) enum SlotKey {
 /// Instances of one resource declaration: key and `each` binding.
 pub(crate) type Keys = Arc<Vec<(Option<String>, Env)>>;
 
+/// The module instances of one `use`: key and instance.
+pub(crate) type Children = Arc<Vec<(Option<String>, InstId)>>;
+
 #[derive(Clone)]
 pub(crate) enum Memo {
     Value(Value),
     Keys(Keys),
-    Children(Arc<Vec<(Option<String>, InstId)>>),
+    Children(Children),
 }
 
 enum Slot {
