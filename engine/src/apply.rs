@@ -3,7 +3,8 @@
 //! appended durably to the state journal before its dependents start; a failure skips its
 //! dependents and leaves everything that succeeded in state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -141,11 +142,19 @@ pub async fn apply(
     let mut outcomes: Vec<Option<Outcome>> = (0..changes.len()).map(|_| None).collect();
     let mut report = ApplyReport::default();
     let mut tasks: JoinSet<(usize, Result<(), RunError>)> = JoinSet::new();
-    let mut ready: Vec<usize> = (0..changes.len()).filter(|i| pending[*i] == 0).collect();
+    // Ready changes start in plan order; with parallelism 1 the whole walk is sequential.
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..changes.len())
+        .filter(|i| pending[*i] == 0)
+        .map(Reverse)
+        .collect();
     let mut stop = false;
 
     loop {
-        while let Some(i) = ready.pop() {
+        while let Some(&Reverse(i)) = ready.peek() {
+            let Ok(permit) = semaphore.clone().try_acquire_owned() else {
+                break;
+            };
+            ready.pop();
             let change = changes[i].clone();
             let Some(provider) = providers.get(&change.provider).cloned() else {
                 let error = ApplyError::Failed {
@@ -166,12 +175,11 @@ pub async fn apply(
                 );
                 continue;
             };
-            let semaphore = semaphore.clone();
             let shared = shared.clone();
             let journal = journal.clone();
             let progress = progress.clone();
             tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await;
+                let _permit = permit;
                 progress.started(&change);
                 let started = Instant::now();
                 let result = run_change(&change, provider.as_ref(), &shared, &journal).await;
@@ -200,7 +208,7 @@ pub async fn apply(
                     for d in &dependents[i] {
                         pending[*d] -= 1;
                         if pending[*d] == 0 && outcomes[*d].is_none() {
-                            ready.push(*d);
+                            ready.push(Reverse(*d));
                         }
                     }
                 }
