@@ -147,6 +147,7 @@ impl<'p> Evaluator<'p> {
     }
 
     /// The module instances created by `use … as alias` in `inst`.
+    #[allow(clippy::type_complexity)] // the shape `Memo::Children` caches, spelled out
     pub(crate) fn children(
         &mut self,
         inst: InstId,
