@@ -27,6 +27,7 @@ pub mod ast;
 pub mod diagnostics;
 pub mod errors;
 pub mod eval;
+pub mod fmt;
 pub mod index;
 pub mod loader;
 pub mod parse;
