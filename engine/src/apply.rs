@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::errors::{ApplyError, StateError};
@@ -137,7 +137,8 @@ pub async fn apply(
     }
 
     let (journal, writer) = journal_writer(backend.clone(), shared.clone());
-    let semaphore = Arc::new(Semaphore::new(options.parallelism.max(1)));
+    let parallelism = options.parallelism.max(1);
+    let mut in_flight = 0usize;
     let mut pending: Vec<usize> = waits_for.iter().map(Vec::len).collect();
     let mut outcomes: Vec<Option<Outcome>> = (0..changes.len()).map(|_| None).collect();
     let mut report = ApplyReport::default();
@@ -150,10 +151,12 @@ pub async fn apply(
     let mut stop = false;
 
     loop {
+        // A slot frees only when the main loop has taken in a finished change, so that
+        // what starts next never races with what the last result decides.
         while let Some(&Reverse(i)) = ready.peek() {
-            let Ok(permit) = semaphore.clone().try_acquire_owned() else {
+            if in_flight >= parallelism {
                 break;
-            };
+            }
             ready.pop();
             let change = changes[i].clone();
             let Some(provider) = providers.get(&change.provider).cloned() else {
@@ -178,8 +181,8 @@ pub async fn apply(
             let shared = shared.clone();
             let journal = journal.clone();
             let progress = progress.clone();
+            in_flight += 1;
             tasks.spawn(async move {
-                let _permit = permit;
                 progress.started(&change);
                 let started = Instant::now();
                 let result = run_change(&change, provider.as_ref(), &shared, &journal).await;
@@ -194,6 +197,7 @@ pub async fn apply(
         let Some(joined) = tasks.join_next().await else {
             break;
         };
+        in_flight -= 1;
         let (i, result) = match joined {
             Ok(pair) => pair,
             Err(_) => continue,

@@ -3,6 +3,7 @@
 
 mod generated;
 mod header;
+mod library;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,6 +34,7 @@ fn main() {
         every_code_has_a_case(&headers)
     }));
     trials.extend(generated::trials());
+    trials.extend(library::trials());
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -123,8 +125,7 @@ fn run_case(name: &str, path: &Path) -> Result<(), Failed> {
         }
         Expect::Cli => {}
     }
-    // FMT-MERGE: fmt_round_trip(path)?;
-    let _ = fmt_round_trip;
+    fmt_round_trip(path)?;
     Ok(())
 }
 
@@ -142,10 +143,10 @@ fn fmt_round_trip(path: &Path) -> Result<(), Failed> {
             continue;
         };
         let id = obp_lang::span::FileId(0);
-        let Ok(once) = format_source(id, &source) else {
+        let Ok(once) = obp_lang::fmt::format_source(id, &source) else {
             continue;
         };
-        let twice = format_source(id, &once)
+        let twice = obp_lang::fmt::format_source(id, &once)
             .map_err(|e| format!("{}: formatted text does not parse: {e:?}", file.display()))?;
         if once != twice {
             return Err(format!("{}: formatting is not idempotent", file.display()).into());
@@ -341,9 +342,4 @@ fn every_code_has_a_case(headers: &[(String, Header)]) -> Result<(), Failed> {
     } else {
         Err(format!("codes without a case under tests/cases: {missing:?}").into())
     }
-}
-
-// FMT-MERGE: replaced by obp_lang::fmt::format_source once the formatter lands.
-fn format_source(_: obp_lang::span::FileId, source: &str) -> Result<String, Vec<()>> {
-    Ok(source.to_owned())
 }
