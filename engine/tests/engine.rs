@@ -449,3 +449,62 @@ async fn plan_output_snapshots() {
     json["config_hash"] = json!("(hash)");
     insta::assert_json_snapshot!("plan_json", json);
 }
+
+#[tokio::test]
+async fn dependencies_cross_modules_and_for_each_instances() {
+    let fx = Fixture::new(
+        r#"
+stack mods {}
+resource mem.thing shared { name = "shared" }
+use lib.tenant as t for each ["acme", "globex"] {
+  name = each.value
+  shared_id = mem.thing.shared.id
+}
+resource mem.thing report { name = "report", sources = [t["acme"].db_id, t["globex"].db_id] }
+"#,
+    );
+    std::fs::create_dir_all(fx.dir.path().join("blueprints/lib")).unwrap();
+    std::fs::write(
+        fx.dir.path().join("blueprints/lib/tenant.obp"),
+        r#"
+module lib.tenant
+param name: string
+param shared_id: any
+resource mem.thing db { name = "db-${name}", shared = shared_id }
+resource mem.thing app { name = "app-${name}", db = mem.thing.db.id }
+output db_id = mem.thing.db.id
+"#,
+    )
+    .unwrap();
+    let config = fx.config();
+    let graph = Graph::build(&config, None).unwrap();
+    assert_eq!(
+        graph.dependencies("t[\"acme\"].mem.thing.db"),
+        ["mem.thing.shared"]
+    );
+    assert_eq!(
+        graph.dependencies("t[\"acme\"].mem.thing.app"),
+        ["t[\"acme\"].mem.thing.db"]
+    );
+    assert_eq!(
+        graph.dependencies("mem.thing.report"),
+        ["t[\"acme\"].mem.thing.db", "t[\"globex\"].mem.thing.db"]
+    );
+    let order = graph.apply_order();
+    let position = |a: &str| order.iter().position(|x| x == a).unwrap();
+    assert!(position("mem.thing.shared") < position("t[\"globex\"].mem.thing.db"));
+    assert!(position("t[\"globex\"].mem.thing.db") < position("mem.thing.report"));
+    // Values flow through module outputs at apply time.
+    let report = fx.apply(&fx.plan().await).await;
+    assert!(report.ok(), "{report:?}");
+    let state = fx.state().await;
+    let acme_db = state.resources["t[\"acme\"].mem.thing.db"].outputs["id"].clone();
+    assert_eq!(
+        state.resources["mem.thing.report"].inputs["sources"][0],
+        acme_db
+    );
+    assert_eq!(
+        state.resources["t[\"acme\"].mem.thing.db"].inputs["shared"],
+        state.resources["mem.thing.shared"].outputs["id"]
+    );
+}

@@ -23,26 +23,69 @@ pub struct Flags {
     pub destroy: bool,
 }
 
-/// Prints one line per step; safe from several tasks.
-struct Lines;
+/// Prints one line per step; safe from several tasks. On a terminal a progress bar counts
+/// the finished changes below the lines.
+struct Lines {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Lines {
+    fn new(total: usize) -> Lines {
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} changes, {elapsed}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Lines { bar }
+    }
+
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => println!("{text}"),
+        }
+    }
+
+    fn tick(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
 
 impl Progress for Lines {
     fn started(&self, change: &Change) {
-        println!("{}: {}…", change.address, doing(change.action));
+        self.line(format!("{}: {}…", change.address, doing(change.action)));
     }
     fn finished(&self, change: &Change, elapsed: Duration) {
-        println!(
-            "{}: {} after {:.1}s",
+        let seconds = elapsed.as_secs_f64();
+        self.line(format!(
+            "{}: {} after {seconds:.1}s",
             change.address,
-            done(change.action),
-            elapsed.as_secs_f64()
-        );
+            done(change.action)
+        ));
+        self.tick();
     }
     fn failed(&self, change: &Change, _error: &ApplyError) {
-        println!("{}: failed", change.address);
+        self.line(format!("{}: failed", change.address));
+        self.tick();
     }
     fn skipped(&self, change: &Change, because: &str) {
-        println!("{}: skipped, it waits for {because}", change.address);
+        self.line(format!(
+            "{}: skipped, it waits for {because}",
+            change.address
+        ));
+        self.tick();
     }
 }
 
@@ -167,15 +210,22 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags) -> anyhow::Result<Ex
     let options = ApplyOptions {
         parallelism: flags.parallelism,
     };
+    let total = made
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .count();
+    let lines = Arc::new(Lines::new(total));
     let report = apply(
         made,
         state,
         &stack.providers,
         stack.backend.clone(),
         &options,
-        Arc::new(Lines),
+        lines.clone(),
     )
     .await;
+    lines.done();
     let mut diagnostics: Vec<_> = report
         .failed
         .iter()
