@@ -116,7 +116,7 @@ fn is_digest(image: &str) -> bool {
 
 #[tokio::test]
 async fn quickstart_renders_a_correct_odoo_stack() {
-    let (dir, config) = render("quickstart", |text| text).await;
+    let (dir, _config) = render("quickstart", |text| text).await;
     let rendered = files(&dir.path().join("out"));
     insta::assert_snapshot!(
         "quickstart_tree",
