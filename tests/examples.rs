@@ -187,7 +187,7 @@ async fn quickstart_renders_a_correct_odoo_stack() {
                             .as_array()
                             .into_iter()
                             .flatten()
-                            .any(|s| s["port"] == Json::from(8072))
+                            .any(|s| s["port"] == 8072)
                 })
         });
     assert!(
