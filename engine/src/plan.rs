@@ -155,6 +155,20 @@ pub async fn plan(
                     managers.insert(&resource.address, (name, schema));
                 }
             }
+            None if resource.rtype.split('.').next() != Some(resource.provider.as_str()) => {
+                diagnostics.push(
+                    ApplyError::ProviderConfig {
+                        name: resource.provider.clone(),
+                        message: format!(
+                        "`{}` asks for provider `{}`, but no provider of that name manages `{}`",
+                        resource.address, resource.provider, resource.rtype
+                    ),
+                        span: Some(resource.span),
+                    }
+                    .into_diagnostic()
+                    .maybe_help(suggest::did_you_mean(&resource.provider, providers.names())),
+                )
+            }
             None => diagnostics.push(
                 ApplyError::NoProvider {
                     rtype: resource.rtype.clone(),

@@ -274,11 +274,18 @@ impl Providers {
 
     /// The provider for a resource: the one named by the resource if it exists, else the
     /// one that declares the resource type.
+    ///
+    /// A name other than the type's own prefix was chosen with `provider = "…"`: it must
+    /// exist and manage the type; there is no silent fallback for it.
     pub fn for_resource(&self, name: &str, rtype: &str) -> Option<(&str, &Arc<dyn Provider>)> {
         if let Some((key, provider)) = self.by_name.get_key_value(name) {
             if self.types.get(name).is_some_and(|t| t.contains(rtype)) {
                 return Some((key.as_str(), provider));
             }
+        }
+        let prefix = rtype.split('.').next().unwrap_or(rtype);
+        if name != prefix {
+            return None;
         }
         let (owner, _) = self.schemas.get(rtype)?;
         self.by_name
