@@ -417,14 +417,7 @@ fn validate(
             let span = match &error {
                 crate::provider::ProviderError::Invalid {
                     attribute: Some(a), ..
-                } => {
-                    let top = a.split('.').next().unwrap_or(a);
-                    resource
-                        .attr_spans
-                        .get(top)
-                        .copied()
-                        .unwrap_or(resource.span)
-                }
+                } => nearest_span(resource, a),
                 _ => resource.span,
             };
             out.push(invalid(error.to_string(), span, None));
@@ -808,5 +801,20 @@ fn child_path(path: &str, key: &str) -> String {
         format!("{path}.{key}")
     } else {
         format!("{path}[{}]", serde_json::to_string(key).unwrap_or_default())
+    }
+}
+
+/// The span of the deepest written field on `path` (`spec.template.spec.containers[0].x`
+/// falls back to `…containers[0]`, then `…containers`, up to the attribute, then the resource).
+fn nearest_span(resource: &Instance, path: &str) -> obp_lang::span::Span {
+    let mut current = path;
+    loop {
+        if let Some(span) = resource.attr_spans.get(current) {
+            return *span;
+        }
+        match current.rfind(['.', '[']) {
+            Some(at) if at > 0 => current = &current[..at],
+            _ => return resource.span,
+        }
     }
 }

@@ -395,6 +395,7 @@ impl<'p> Evaluator<'p> {
                             failed = true;
                         }
                         attr_spans.insert(name.clone(), entry.span);
+                        nested_spans(&name, &entry.value, &mut attr_spans);
                         attrs.insert(name, value);
                     }
                     Ok(None) => {}
@@ -660,4 +661,30 @@ impl<'p> Evaluator<'p> {
 
 fn record<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// Spans of the fields written literally inside an attribute (`spec.template.spec
+/// .containers[0].image`), so later phases can point at the exact line of a nested field.
+fn nested_spans(prefix: &str, expr: &Expr, out: &mut IndexMap<String, Span>) {
+    match &expr.kind {
+        ExprKind::Record(record) => {
+            for entry in &record.entries {
+                let Some(key) = entry.key.plain() else {
+                    continue;
+                };
+                let path = format!("{prefix}.{key}");
+                out.insert(path.clone(), entry.span);
+                nested_spans(&path, &entry.value, out);
+            }
+        }
+        ExprKind::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("{prefix}[{i}]");
+                out.insert(path.clone(), item.span);
+                nested_spans(&path, item, out);
+            }
+        }
+        ExprKind::Paren(inner) => nested_spans(prefix, inner, out),
+        _ => {}
+    }
 }
