@@ -3,6 +3,7 @@
 //!
 //! [`configure`] turns the stack's `provider` blocks into configured providers.
 
+pub mod dns;
 pub mod gitops;
 pub mod kinds;
 
@@ -18,7 +19,7 @@ use obp_lang::Config;
 use serde_json::Value as Json;
 
 /// Provider kinds this build knows.
-pub const KINDS: &[&str] = &["gitops"];
+pub const KINDS: &[&str] = &["dns", "gitops"];
 
 /// Configures the providers a stack declares; Kubernetes objects and plain files go to a
 /// GitOps directory `out/` beside the stack when no provider is declared for them.
@@ -44,6 +45,8 @@ pub fn configure(config: &Config, stack_dir: &Path) -> Result<Providers, Vec<Dia
         }
         let result = match declared.kind.as_str() {
             "gitops" => gitops::GitOps::new(stack_dir, &attrs)
+                .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
+            "dns" => dns::Dns::new(stack_dir, &attrs)
                 .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
             other => {
                 errors.push(
