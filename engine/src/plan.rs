@@ -722,7 +722,7 @@ fn diff_value(
     let empty = Json::Object(serde_json::Map::new());
     let is_record = |v: Option<&Json>| {
         matches!(v, Some(Json::Object(m))
-            if !m.is_empty() && !(m.len() == 1 && m.keys().any(|k| k.starts_with('$'))))
+            if !(m.is_empty() || m.len() == 1 && m.keys().any(|k| k.starts_with('$'))))
     };
     let (before, after) = match (before, after) {
         (None, Some(_)) if is_record(after) => (Some(&empty), after),

@@ -17,6 +17,7 @@ use crate::provider::{
 #[derive(Default)]
 pub struct MemoryProvider {
     /// id → (address it was created for, attributes)
+    #[allow(clippy::type_complexity)]
     pub objects: Mutex<BTreeMap<String, (String, BTreeMap<String, Json>)>>,
     pub fail_on: Mutex<BTreeSet<String>>,
     pub calls: Mutex<Vec<String>>,

@@ -274,17 +274,12 @@ impl Resolver<'_, '_> {
             Some("`each` exists only inside a `for each` resource or `use`".to_owned())
         } else if stdlib::lookup(name).is_some() || name == SECRET_FN {
             Some(format!("`{name}` is a function: call it as `{name}(…)`"))
-        } else if let Some(kind) = self
-            .index
-            .resource_types
-            .iter()
-            .find(|t| t.split('.').next() == Some(name))
-        {
-            Some(format!(
-                "resource references are written `{kind}.<name>.<attribute>`"
-            ))
         } else {
-            None
+            self.index
+                .resource_types
+                .iter()
+                .find(|t| t.split('.').next() == Some(name))
+                .map(|kind| format!("resource references are written `{kind}.<name>.<attribute>`"))
         };
         let candidates: Vec<&str> = self
             .scope

@@ -327,6 +327,15 @@ impl Serialize for Value {
     }
 }
 
+/// Parses a `--var name=value` value: JSON when it parses as JSON (numbers, booleans, lists,
+/// records, quoted strings), otherwise the text as a string.
+pub fn parse_var(text: &str) -> Value {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(json) => Value::from_json(&json),
+        Err(_) => Value::Str(text.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,14 +367,5 @@ mod tests {
     fn numbers_compare_across_int_and_float() {
         assert!(Value::Int(2).equals(&Value::Float(2.0)));
         assert!(!Value::Int(2).equals(&Value::str("2")));
-    }
-}
-
-/// Parses a `--var name=value` value: JSON when it parses as JSON (numbers, booleans, lists,
-/// records, quoted strings), otherwise the text as a string.
-pub fn parse_var(text: &str) -> Value {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(json) => Value::from_json(&json),
-        Err(_) => Value::Str(text.to_owned()),
     }
 }

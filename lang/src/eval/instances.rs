@@ -151,6 +151,7 @@ impl<'p> Evaluator<'p> {
     }
 
     /// The module instances created by `use … as alias` in `inst`.
+    #[allow(clippy::type_complexity)]
     pub(crate) fn children(
         &mut self,
         inst: InstId,
