@@ -3,12 +3,12 @@
 //! appended durably to the state journal before its dependents start; a failure skips its
 //! dependents and leaves everything that succeeded in state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::errors::{ApplyError, StateError};
@@ -136,16 +136,21 @@ pub async fn apply(
     }
 
     let (journal, writer) = journal_writer(backend.clone(), shared.clone());
-    let semaphore = Arc::new(Semaphore::new(options.parallelism.max(1)));
+    let parallelism = options.parallelism.max(1);
     let mut pending: Vec<usize> = waits_for.iter().map(Vec::len).collect();
     let mut outcomes: Vec<Option<Outcome>> = (0..changes.len()).map(|_| None).collect();
     let mut report = ApplyReport::default();
     let mut tasks: JoinSet<(usize, Result<(), RunError>)> = JoinSet::new();
-    let mut ready: Vec<usize> = (0..changes.len()).filter(|i| pending[*i] == 0).collect();
+    // Ready changes start in plan order, at most `parallelism` running at a time (so that
+    // `parallelism = 1` applies one change after the other, deterministically).
+    let mut ready: BTreeSet<usize> = (0..changes.len()).filter(|i| pending[*i] == 0).collect();
     let mut stop = false;
 
     loop {
-        while let Some(i) = ready.pop() {
+        while !stop && tasks.len() < parallelism {
+            let Some(i) = ready.pop_first() else {
+                break;
+            };
             let change = changes[i].clone();
             let Some(provider) = providers.get(&change.provider).cloned() else {
                 let error = ApplyError::Failed {
@@ -166,12 +171,10 @@ pub async fn apply(
                 );
                 continue;
             };
-            let semaphore = semaphore.clone();
             let shared = shared.clone();
             let journal = journal.clone();
             let progress = progress.clone();
             tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await;
                 progress.started(&change);
                 let started = Instant::now();
                 let result = run_change(&change, provider.as_ref(), &shared, &journal).await;
@@ -200,7 +203,7 @@ pub async fn apply(
                     for d in &dependents[i] {
                         pending[*d] -= 1;
                         if pending[*d] == 0 && outcomes[*d].is_none() {
-                            ready.push(*d);
+                            ready.insert(*d);
                         }
                     }
                 }
