@@ -172,6 +172,10 @@ resource k8s.persistent_volume_claim files {
   metadata = { name = "files", namespace = k8s.namespace.ns.metadata.name }
   spec = { accessModes = ["ReadWriteOnce"], resources = { requests = { storage = "1Gi" } } }
 }
+resource k8s.certificate tls {
+  metadata = { name = "web-tls", namespace = k8s.namespace.ns.metadata.name }
+  spec = { secretName = "web-tls", dnsNames = ["erp.acme.example"], issuerRef = { name = "letsencrypt", kind = "ClusterIssuer" } }
+}
 output web_uid = k8s.deployment.web.uid
 "#;
 
@@ -179,7 +183,7 @@ output web_uid = k8s.deployment.web.uid
 async fn apply_creates_objects_and_a_second_plan_is_empty() {
     let fx = Fixture::new(TENANT).await;
     let first = fx.converge().await;
-    assert_eq!(first.count(Action::Create), 6);
+    assert_eq!(first.count(Action::Create), 7);
 
     let namespace = fx.emulator.get("Namespace", "", "acme").expect("namespace");
     assert_eq!(namespace["metadata"]["name"], "acme");
@@ -219,7 +223,7 @@ async fn apply_creates_objects_and_a_second_plan_is_empty() {
         .into_iter()
         .filter(|r| r.method != "GET")
         .collect();
-    assert_eq!(writes.len(), 6, "{writes:?}");
+    assert_eq!(writes.len(), 7, "{writes:?}");
     for write in &writes {
         assert_eq!(write.method, "PATCH");
         assert_eq!(
@@ -498,7 +502,7 @@ async fn destroy_deletes_dependents_first_with_the_propagation_policy() {
     let report = fx.apply(&destroy).await;
     assert!(report.ok(), "{:?}", failures(&report));
     let deletions = fx.emulator.deletions();
-    assert_eq!(deletions.len(), 6, "{deletions:?}");
+    assert_eq!(deletions.len(), 7, "{deletions:?}");
     let position = |kind: &str| deletions.iter().position(|d| d.kind == kind).unwrap();
     assert!(position("Deployment") < position("ConfigMap"));
     for kind in [
@@ -507,6 +511,7 @@ async fn destroy_deletes_dependents_first_with_the_propagation_policy() {
         "ExternalSecret",
         "Middleware",
         "PersistentVolumeClaim",
+        "Certificate",
     ] {
         assert!(
             position(kind) < position("Namespace"),

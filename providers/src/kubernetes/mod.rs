@@ -121,7 +121,9 @@ impl Kubernetes {
             return Err(problem);
         }
         let identity = Identity::of(&manifest)?;
-        if !kinds::is_dns_subdomain(&identity.name) {
+        // Names of arbitrary kinds (`k8s.manifest`, such as RBAC's `system:…`) are left to
+        // the server to judge.
+        if kind.name != "manifest" && !kinds::is_dns_subdomain(&identity.name) {
             return Err(invalid(
                 "metadata.name",
                 format!(
