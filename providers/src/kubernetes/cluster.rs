@@ -26,8 +26,9 @@ pub struct Resolved {
 /// The client and the discovery cache of one configured provider.
 pub struct Cluster {
     client: OnceCell<Client>,
-    /// `apiVersion` + `kind` → what discovery said (`None`: not served).
-    kinds: Mutex<HashMap<(String, String), Option<Resolved>>>,
+    /// `apiVersion` + `kind` → what discovery found. Kinds not served are not remembered:
+    /// a CustomResourceDefinition applied earlier in the same run may add them.
+    kinds: Mutex<HashMap<(String, String), Resolved>>,
 }
 
 impl Cluster {
@@ -56,7 +57,7 @@ impl Cluster {
     ) -> Result<Option<Resolved>, ProviderError> {
         let key = (api_version.to_owned(), kind.to_owned());
         if let Some(known) = self.lock().get(&key) {
-            return Ok(known.clone());
+            return Ok(Some(known.clone()));
         }
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let gvk = GroupVersionKind::gvk(group, version, kind);
@@ -71,11 +72,13 @@ impl Cluster {
                 ))
             }
         };
-        self.lock().insert(key, resolved.clone());
+        if let Some(resolved) = &resolved {
+            self.lock().insert(key, resolved.clone());
+        }
         Ok(resolved)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Option<Resolved>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Resolved>> {
         self.kinds.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -1,7 +1,8 @@
 //! Readiness of live objects after an apply, judged from their status the way
 //! `kubectl rollout status` and `kubectl wait` do: Deployments and StatefulSets have rolled
-//! out, Jobs have completed (a failed Job fails the apply), claims are bound. Other kinds are
-//! ready as soon as the server accepted them.
+//! out, Jobs have completed (a failed Job fails the apply), claims are bound, custom resource
+//! definitions are established (so objects of their kind can follow). Other kinds are ready
+//! as soon as the server accepted them.
 
 use serde_json::Value as Json;
 
@@ -29,6 +30,7 @@ fn rule(api_version: &str, kind: &str) -> Option<Rule> {
         ("apps", "StatefulSet") => Some(stateful_set),
         ("batch", "Job") => Some(job),
         ("", "PersistentVolumeClaim") => Some(claim),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => Some(definition),
         _ => None,
     }
 }
@@ -171,6 +173,14 @@ fn claim(object: &Json) -> Readiness {
     }
 }
 
+fn definition(object: &Json) -> Readiness {
+    if condition(object, "Established").is_some() {
+        Readiness::Ready
+    } else {
+        Readiness::Pending("the CustomResourceDefinition is not established yet".to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +245,17 @@ mod tests {
             Readiness::Ready
         );
         assert_eq!(check("v1", "ConfigMap", &json!({})), Readiness::Ready);
+        let crd = "CustomResourceDefinition";
+        let established =
+            json!({"status": {"conditions": [{"type": "Established", "status": "True"}]}});
+        assert_eq!(
+            check("apiextensions.k8s.io/v1", crd, &established),
+            Readiness::Ready
+        );
+        assert!(matches!(
+            check("apiextensions.k8s.io/v1", crd, &json!({})),
+            Readiness::Pending(_)
+        ));
         assert!(!has_rule("example.com/v1", "Deployment"));
         assert!(has_rule("apps/v1", "StatefulSet"));
     }

@@ -1012,6 +1012,10 @@ fn automatic_status(object: &Json) -> Option<Json> {
         }
         "PersistentVolumeClaim" => Some(json!({"phase": "Bound"})),
         "Namespace" => Some(json!({"phase": "Active"})),
+        "CustomResourceDefinition" => Some(json!({"conditions": [
+            {"type": "NamesAccepted", "status": "True"},
+            {"type": "Established", "status": "True"},
+        ]})),
         _ => None,
     }
 }
