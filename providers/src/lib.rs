@@ -1,11 +1,15 @@
 //! obp's providers behind the engine's `Provider` trait: the GitOps directory (the embedded
-//! default) today; Kubernetes, PostgreSQL, S3, DNS and Redis follow the same shape.
+//! default) and a live Kubernetes cluster, which share the Kubernetes kinds ([`kinds`]) and
+//! their rendering into manifests ([`manifest`]); PostgreSQL, S3, DNS and Redis follow the
+//! same shape.
 //!
 //! [`configure`] turns the stack's `provider` blocks into configured providers.
 
 pub mod dns;
 pub mod gitops;
 pub mod kinds;
+pub mod kubernetes;
+pub mod manifest;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +23,7 @@ use obp_lang::Config;
 use serde_json::Value as Json;
 
 /// Provider kinds this build knows.
-pub const KINDS: &[&str] = &["dns", "gitops"];
+pub const KINDS: &[&str] = &["dns", "gitops", "kubernetes"];
 
 /// Configures the providers a stack declares; Kubernetes objects and plain files go to a
 /// GitOps directory `out/` beside the stack when no provider is declared for them.
@@ -47,6 +51,8 @@ pub fn configure(config: &Config, stack_dir: &Path) -> Result<Providers, Vec<Dia
             "gitops" => gitops::GitOps::new(stack_dir, &attrs)
                 .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
             "dns" => dns::Dns::new(stack_dir, &attrs)
+                .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
+            "kubernetes" => kubernetes::Kubernetes::new(stack_dir, &attrs)
                 .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
             other => {
                 errors.push(

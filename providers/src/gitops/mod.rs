@@ -19,9 +19,10 @@ use obp_engine::provider::{
 };
 use serde_json::{json, Value as Json};
 
-pub use render::{SecretStore, HEADER};
+pub use render::HEADER;
 
-use crate::kinds::{self, KINDS};
+use crate::kinds;
+use crate::manifest::{self, bool_option, check_options, text_option, SecretStore};
 
 /// Configuration of one GitOps output directory.
 #[derive(Debug, Clone)]
@@ -36,48 +37,13 @@ pub struct GitOps {
 impl GitOps {
     /// `dir` is relative to the stack directory unless absolute.
     pub fn new(stack_dir: &Path, attrs: &BTreeMap<String, Json>) -> Result<GitOps, ProviderError> {
-        for key in attrs.keys() {
-            if ![
-                "dir",
-                "commit",
-                "secret_store",
-                "secret_store_kind",
-                "refresh_interval",
-            ]
-            .contains(&key.as_str())
-            {
-                return Err(ProviderError::Config(format!(
-                    "unknown option `{key}` (known: dir, commit, secret_store, secret_store_kind, refresh_interval)"
-                )));
-            }
-        }
-        let text = |name: &str, default: &str| -> Result<String, ProviderError> {
-            match attrs.get(name) {
-                None => Ok(default.to_owned()),
-                Some(Json::String(s)) if !s.is_empty() => Ok(s.clone()),
-                Some(_) => Err(ProviderError::Config(format!(
-                    "`{name}` must be a non-empty string"
-                ))),
-            }
-        };
-        let dir = text("dir", "out")?;
-        let commit = match attrs.get("commit") {
-            None => false,
-            Some(Json::Bool(b)) => *b,
-            Some(_) => {
-                return Err(ProviderError::Config(
-                    "`commit` must be true or false".to_owned(),
-                ))
-            }
-        };
+        let mut known = vec!["dir", "commit"];
+        known.extend_from_slice(SecretStore::OPTIONS);
+        check_options(attrs, &known)?;
         Ok(GitOps {
-            root: stack_dir.join(dir),
-            store: SecretStore {
-                name: text("secret_store", "obp-secrets")?,
-                kind: text("secret_store_kind", "ClusterSecretStore")?,
-                refresh_interval: text("refresh_interval", "1h")?,
-            },
-            commit,
+            root: stack_dir.join(text_option(attrs, "dir", "out")?),
+            store: SecretStore::from_options(attrs)?,
+            commit: bool_option(attrs, "commit", false)?,
             layout: std::sync::Arc::new(Mutex::new(())),
         })
     }
@@ -109,8 +75,8 @@ impl GitOps {
         }
         let kind = kinds::by_type(rtype)
             .ok_or_else(|| invalid("", format!("unknown resource type `{rtype}`")))?;
-        let manifest = render::manifest(kind, inputs, &self.store)?;
-        if let Some(problem) = render::check(kind, &manifest).into_iter().next() {
+        let manifest = manifest::manifest(kind, inputs, &self.store)?;
+        if let Some(problem) = manifest::check(kind, &manifest).into_iter().next() {
             return Err(problem);
         }
         let path = render::relative_path(kind, &manifest)?;
@@ -268,22 +234,9 @@ fn kustomize(dir: &Path, resources: &[String]) -> Result<(), ProviderError> {
 
 /// Resource schemas: every known Kubernetes kind plus `file.text`.
 pub fn schemas() -> Vec<ResourceSchema> {
-    let mut schemas: Vec<ResourceSchema> = KINDS
-        .iter()
-        .map(|kind| ResourceSchema {
-            rtype: format!("k8s.{}", kind.name),
-            attributes: vec![
-                AttrSchema::new("metadata", AttrType::Map)
-                    .required()
-                    .doc("the object's metadata: name, namespace, labels …"),
-                AttrSchema::new("path", AttrType::String)
-                    .computed()
-                    .doc("the file written, relative to the output directory"),
-            ],
-            open: true,
-            doc: kind.doc,
-        })
-        .collect();
+    let mut schemas = manifest::kind_schemas(&[AttrSchema::new("path", AttrType::String)
+        .computed()
+        .doc("the file written, relative to the output directory")]);
     schemas.push(ResourceSchema {
         rtype: "file.text".to_owned(),
         attributes: vec![

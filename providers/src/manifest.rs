@@ -1,0 +1,385 @@
+//! Attributes ⇄ Kubernetes manifests, shared by the GitOps and Kubernetes providers.
+//!
+//! A `k8s.*` resource's attributes are its manifest minus `apiVersion`/`kind` (which come from
+//! the resource type); `k8s.manifest` carries them as `api_version`/`kind`;
+//! `k8s.external_secret` turns `data = { KEY = secret("path") }` into an external-secrets.io
+//! ExternalSecret. Secret references anywhere else are refused: secret values never reach a
+//! manifest. [`attributes`] is the inverse, used to read live objects and files back.
+
+use std::collections::BTreeMap;
+
+use obp_engine::provider::{AttrSchema, AttrType, ProviderError, ResourceSchema};
+use serde_json::{json, Map, Value as Json};
+
+use crate::kinds::{Kind, KINDS};
+
+/// Store settings for ExternalSecrets that do not name their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretStore {
+    pub name: String,
+    pub kind: String,
+    pub refresh_interval: String,
+}
+
+impl SecretStore {
+    /// The provider options that configure the store.
+    pub const OPTIONS: &'static [&'static str] =
+        &["secret_store", "secret_store_kind", "refresh_interval"];
+
+    /// Reads `secret_store`, `secret_store_kind` and `refresh_interval` from provider options.
+    pub fn from_options(attrs: &BTreeMap<String, Json>) -> Result<SecretStore, ProviderError> {
+        Ok(SecretStore {
+            name: text_option(attrs, "secret_store", "obp-secrets")?,
+            kind: text_option(attrs, "secret_store_kind", "ClusterSecretStore")?,
+            refresh_interval: text_option(attrs, "refresh_interval", "1h")?,
+        })
+    }
+}
+
+/// A non-empty string option with a default.
+pub fn text_option(
+    attrs: &BTreeMap<String, Json>,
+    name: &str,
+    default: &str,
+) -> Result<String, ProviderError> {
+    match attrs.get(name) {
+        None => Ok(default.to_owned()),
+        Some(Json::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(_) => Err(ProviderError::Config(format!(
+            "`{name}` must be a non-empty string"
+        ))),
+    }
+}
+
+/// A boolean option with a default.
+pub fn bool_option(
+    attrs: &BTreeMap<String, Json>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ProviderError> {
+    match attrs.get(name) {
+        None => Ok(default),
+        Some(Json::Bool(b)) => Ok(*b),
+        Some(_) => Err(ProviderError::Config(format!(
+            "`{name}` must be true or false"
+        ))),
+    }
+}
+
+/// Refuses options not in `known`, listing the known ones.
+pub fn check_options(attrs: &BTreeMap<String, Json>, known: &[&str]) -> Result<(), ProviderError> {
+    match attrs.keys().find(|k| !known.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(ProviderError::Config(format!(
+            "unknown option `{key}` (known: {})",
+            known.join(", ")
+        ))),
+    }
+}
+
+pub(crate) fn invalid(attribute: &str, message: impl Into<String>) -> ProviderError {
+    ProviderError::Invalid {
+        attribute: (!attribute.is_empty()).then(|| attribute.to_owned()),
+        message: message.into(),
+    }
+}
+
+/// One schema per known Kubernetes kind (`k8s.NAME`): a required `metadata`, anything else
+/// open, plus the provider's own computed attributes.
+pub fn kind_schemas(computed: &[AttrSchema]) -> Vec<ResourceSchema> {
+    KINDS
+        .iter()
+        .map(|kind| {
+            let mut attributes = vec![AttrSchema::new("metadata", AttrType::Map)
+                .required()
+                .doc("the object's metadata: name, namespace, labels …")];
+            attributes.extend(computed.iter().cloned());
+            ResourceSchema {
+                rtype: format!("k8s.{}", kind.name),
+                attributes,
+                open: true,
+                doc: kind.doc,
+            }
+        })
+        .collect()
+}
+
+/// The Kubernetes object for `k8s.*` attributes.
+pub fn manifest(
+    kind: &Kind,
+    inputs: &BTreeMap<String, Json>,
+    store: &SecretStore,
+) -> Result<Json, ProviderError> {
+    let mut object = Map::new();
+    match kind.name {
+        "manifest" => {
+            let api = inputs
+                .get("api_version")
+                .and_then(Json::as_str)
+                .ok_or_else(|| invalid("api_version", "`k8s.manifest` needs `api_version`"))?;
+            let kind_name = inputs
+                .get("kind")
+                .and_then(Json::as_str)
+                .ok_or_else(|| invalid("kind", "`k8s.manifest` needs `kind`"))?;
+            object.insert("apiVersion".into(), json!(api));
+            object.insert("kind".into(), json!(kind_name));
+            for (key, value) in inputs {
+                if key != "api_version" && key != "kind" {
+                    object.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        "external_secret" => return external_secret(kind, inputs, store),
+        _ => {
+            object.insert("apiVersion".into(), json!(kind.api_version));
+            object.insert("kind".into(), json!(kind.kind));
+            for (key, value) in inputs {
+                object.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let manifest = Json::Object(object);
+    no_secrets(&manifest, "")?;
+    Ok(manifest)
+}
+
+/// An ExternalSecret: each `data` entry reads one secret path from the store.
+fn external_secret(
+    kind: &Kind,
+    inputs: &BTreeMap<String, Json>,
+    store: &SecretStore,
+) -> Result<Json, ProviderError> {
+    let metadata = inputs
+        .get("metadata")
+        .cloned()
+        .ok_or_else(|| invalid("metadata", "missing `metadata`"))?;
+    let target = metadata.get("name").cloned().unwrap_or(Json::Null);
+    let Some(Json::Object(data)) = inputs.get("data") else {
+        return Err(invalid(
+            "data",
+            "`data` must map secret keys to secret(\"path\") references",
+        ));
+    };
+    let mut entries = Vec::new();
+    for (key, value) in data {
+        let path = value
+            .get("$secret")
+            .and_then(Json::as_str)
+            .filter(|_| value.as_object().is_some_and(|m| m.len() == 1))
+            .ok_or_else(|| {
+                invalid(
+                    &format!("data.{key}"),
+                    "must be a secret(\"path\") reference",
+                )
+            })?;
+        entries.push(json!({ "secretKey": key, "remoteRef": { "key": path } }));
+    }
+    for key in inputs.keys() {
+        if ![
+            "metadata",
+            "data",
+            "store",
+            "store_kind",
+            "refresh_interval",
+        ]
+        .contains(&key.as_str())
+        {
+            return Err(invalid(
+                key,
+                format!("`k8s.external_secret` has no attribute `{key}`"),
+            ));
+        }
+    }
+    let text = |name: &str, default: &str| {
+        inputs
+            .get(name)
+            .and_then(Json::as_str)
+            .unwrap_or(default)
+            .to_owned()
+    };
+    let manifest = json!({
+        "apiVersion": kind.api_version,
+        "kind": kind.kind,
+        "metadata": metadata,
+        "spec": {
+            "refreshInterval": text("refresh_interval", &store.refresh_interval),
+            "secretStoreRef": { "name": text("store", &store.name), "kind": text("store_kind", &store.kind) },
+            "target": { "name": target, "creationPolicy": "Owner" },
+            "data": entries,
+        }
+    });
+    no_secrets(&manifest["metadata"], "metadata")?;
+    Ok(manifest)
+}
+
+/// Refuses secret references (and templates built from them) outside ExternalSecret data.
+fn no_secrets(value: &Json, path: &str) -> Result<(), ProviderError> {
+    match value {
+        Json::Object(map) if map.len() == 1 && (map.contains_key("$secret") || map.contains_key("$template")) => Err(invalid(
+            path,
+            "secret references cannot be written into a manifest; put them in a `k8s.external_secret` and read the Kubernetes Secret it creates",
+        )),
+        Json::Object(map) => {
+            for (key, item) in map {
+                let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                no_secrets(item, &here)?;
+            }
+            Ok(())
+        }
+        Json::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                no_secrets(item, &format!("{path}[{i}]"))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Validates a manifest against its kind; problems carry the attribute path.
+pub fn check(kind: &Kind, manifest: &Json) -> Vec<ProviderError> {
+    (kind.check)(manifest)
+        .into_iter()
+        .map(|p| invalid(&p.path, p.message))
+        .collect()
+}
+
+/// Reads a manifest back into attributes (the inverse of [`manifest`]); `None` if it does not
+/// have the shape of its kind. `prior` decides whether ExternalSecret store defaults are
+/// written out (only when the blueprint wrote them).
+pub fn attributes(
+    kind: &Kind,
+    manifest: Json,
+    prior: &BTreeMap<String, Json>,
+    store: &SecretStore,
+) -> Option<BTreeMap<String, Json>> {
+    let Json::Object(mut object) = manifest else {
+        return None;
+    };
+    match kind.name {
+        "manifest" => {
+            let api = object.remove("apiVersion")?;
+            let kind_name = object.remove("kind")?;
+            let mut out: BTreeMap<String, Json> = object.into_iter().collect();
+            out.insert("api_version".into(), api);
+            out.insert("kind".into(), kind_name);
+            Some(out)
+        }
+        "external_secret" => {
+            let spec = object.get("spec")?;
+            let mut data = Map::new();
+            for entry in spec.get("data")?.as_array()? {
+                let key = entry.get("secretKey")?.as_str()?;
+                let path = entry.get("remoteRef")?.get("key")?.as_str()?;
+                data.insert(key.to_owned(), json!({ "$secret": path }));
+            }
+            let mut out = BTreeMap::from([
+                ("metadata".to_owned(), object.get("metadata")?.clone()),
+                ("data".to_owned(), Json::Object(data)),
+            ]);
+            let optional = [
+                (
+                    "store",
+                    spec.get("secretStoreRef").and_then(|s| s.get("name")),
+                    store.name.as_str(),
+                ),
+                (
+                    "store_kind",
+                    spec.get("secretStoreRef").and_then(|s| s.get("kind")),
+                    store.kind.as_str(),
+                ),
+                (
+                    "refresh_interval",
+                    spec.get("refreshInterval"),
+                    store.refresh_interval.as_str(),
+                ),
+            ];
+            for (name, value, default) in optional {
+                let value = value?.clone();
+                // Defaults the blueprint did not write stay implicit, as they were.
+                if prior.contains_key(name) || value.as_str() != Some(default) {
+                    out.insert(name.to_owned(), value);
+                }
+            }
+            Some(out)
+        }
+        _ => {
+            object.remove("apiVersion");
+            object.remove("kind");
+            Some(object.into_iter().collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::by_type;
+
+    fn store() -> SecretStore {
+        SecretStore::from_options(&BTreeMap::new()).unwrap()
+    }
+
+    #[test]
+    fn attributes_invert_manifests() {
+        let cases = [
+            (
+                "k8s.config_map",
+                json!({"metadata": {"name": "c"}, "data": {"a": "b"}}),
+            ),
+            (
+                "k8s.manifest",
+                json!({"api_version": "traefik.io/v1alpha1", "kind": "Middleware", "metadata": {"name": "m"}, "spec": {}}),
+            ),
+            (
+                "k8s.external_secret",
+                json!({"metadata": {"name": "db", "namespace": "t"}, "data": {"PASSWORD": {"$secret": "tenants/t/db"}}, "store": "vault"}),
+            ),
+        ];
+        for (rtype, inputs) in cases {
+            let kind = by_type(rtype).unwrap();
+            let inputs: BTreeMap<String, Json> = serde_json::from_value(inputs).expect("an object");
+            let manifest = manifest(kind, &inputs, &store()).unwrap();
+            assert_eq!(
+                attributes(kind, manifest, &inputs, &store()).as_ref(),
+                Some(&inputs),
+                "{rtype}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_outside_external_secret_data_are_refused() {
+        let kind = by_type("k8s.config_map").unwrap();
+        let inputs = BTreeMap::from([
+            ("metadata".to_owned(), json!({"name": "c"})),
+            ("data".to_owned(), json!({"pw": {"$secret": "db"}})),
+        ]);
+        let error = manifest(kind, &inputs, &store()).unwrap_err();
+        assert!(
+            matches!(&error, ProviderError::Invalid { attribute: Some(a), .. } if a == "data.pw"),
+            "{error:?}"
+        );
+        let kind = by_type("k8s.external_secret").unwrap();
+        let inputs = BTreeMap::from([
+            (
+                "metadata".to_owned(),
+                json!({"name": "c", "labels": {"x": {"$secret": "db"}}}),
+            ),
+            ("data".to_owned(), json!({})),
+        ]);
+        assert!(manifest(kind, &inputs, &store()).is_err());
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let attrs = BTreeMap::from([("dri".to_owned(), json!("x"))]);
+        let error = check_options(&attrs, &["dir"]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "provider configuration: unknown option `dri` (known: dir)"
+        );
+        let attrs = BTreeMap::from([("secret_store".to_owned(), json!(""))]);
+        assert!(SecretStore::from_options(&attrs).is_err());
+    }
+}
