@@ -105,20 +105,30 @@ impl Api {
         }
     }
 
+    /// Sends a record set change; a server error is retried a few times with backoff, as
+    /// PowerDNS backends report transient contention (such as SQLite locks) that way.
     async fn patch(&self, zone: &str, rrset: Json) -> Result<(), ProviderError> {
-        let response = self
-            .client
-            .patch(self.zone_url(zone))
-            .header("X-API-Key", &self.key)
-            .json(&json!({ "rrsets": [rrset] }))
-            .send()
-            .await
-            .map_err(remote)?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(refused(response).await)
+        let body = json!({ "rrsets": [rrset] });
+        let mut delay = std::time::Duration::from_millis(50);
+        for attempt in 0..6 {
+            let response = self
+                .client
+                .patch(self.zone_url(zone))
+                .header("X-API-Key", &self.key)
+                .json(&body)
+                .send()
+                .await
+                .map_err(remote)?;
+            if response.status().is_success() {
+                return Ok(());
+            }
+            if !response.status().is_server_error() || attempt == 5 {
+                return Err(refused(response).await);
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
         }
+        Err(ProviderError::Remote("PowerDNS kept failing".to_owned()))
     }
 
     /// Replaces the whole set: the server then holds exactly these records.

@@ -1,0 +1,254 @@
+//! The DNS provider against a real PowerDNS server (started by `scripts/servers/pdns.sh`):
+//! create, an empty second plan, in-place update, replacement, drift made directly through the
+//! server's API, destroy leaving nothing (checked on the server), and hostile input.
+
+use std::sync::Arc;
+
+use obp_engine::apply::{apply, ApplyOptions, Quiet};
+use obp_engine::plan::{plan, Action, Plan, PlanOptions};
+use obp_engine::state::local::LocalBackend;
+use obp_engine::state::Backend;
+use serde_json::{json, Value as Json};
+
+fn server() -> (String, String) {
+    let missing = |name: &str| {
+        panic!("{name} is not set: run the tests through scripts/test, or start PowerDNS with `bash scripts/servers/pdns.sh start DIR` and load DIR/pdns.env")
+    };
+    let url = std::env::var("OBP_TEST_PDNS_URL").unwrap_or_else(|_| missing("OBP_TEST_PDNS_URL"));
+    let key = std::env::var("OBP_TEST_PDNS_KEY").unwrap_or_else(|_| missing("OBP_TEST_PDNS_KEY"));
+    (url, key)
+}
+
+/// A zone name no other test uses.
+fn zone(test: &str) -> String {
+    format!("{test}-{}.obp-test.example", std::process::id())
+}
+
+struct Run {
+    dir: tempfile::TempDir,
+    backend: Arc<LocalBackend>,
+}
+
+impl Run {
+    fn new() -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
+        Run { dir, backend }
+    }
+
+    fn write(&self, body: &str) {
+        let (url, _) = server();
+        let stack = format!("stack dns_test {{}}\nprovider dns {{\n  url = \"{url}\"\n  api_key = secret(\"env:OBP_TEST_PDNS_KEY\")\n}}\n{body}");
+        std::fs::write(self.dir.path().join("stack.obp"), stack).unwrap();
+    }
+
+    async fn plan(&self, destroy: bool) -> Result<Plan, Vec<obp_lang::Diagnostic>> {
+        let checked = obp_lang::check_stack(self.dir.path(), &obp_lang::Options::default());
+        let config = checked.config.expect("a valid stack");
+        let providers = obp_providers::configure(&config, self.dir.path())?;
+        let state = self.backend.read().await.unwrap().unwrap_or_default();
+        plan(
+            &config,
+            state,
+            &providers,
+            &PlanOptions {
+                destroy,
+                refresh: true,
+                ..PlanOptions::default()
+            },
+        )
+        .await
+    }
+
+    async fn apply(&self, made: &Plan) {
+        let checked = obp_lang::check_stack(self.dir.path(), &obp_lang::Options::default());
+        let config = checked.config.expect("a valid stack");
+        let providers = obp_providers::configure(&config, self.dir.path()).unwrap();
+        let state = self.backend.read().await.unwrap().unwrap_or_default();
+        let report = apply(
+            made,
+            state,
+            &providers,
+            self.backend.clone(),
+            &ApplyOptions::default(),
+            Arc::new(Quiet),
+        )
+        .await;
+        assert!(report.ok(), "{report:?}");
+    }
+
+    fn state_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("obp.state.json")).unwrap_or_default()
+    }
+}
+
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| (c.address.clone(), c.action))
+        .collect()
+}
+
+/// The zone as the server holds it, read directly (not through the provider).
+async fn live_zone(zone: &str) -> Option<Json> {
+    let (url, key) = server();
+    let response = reqwest::Client::new()
+        .get(format!("{url}/api/v1/servers/localhost/zones/{zone}."))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap();
+    if !response.status().is_success() {
+        return None;
+    }
+    Some(response.json().await.unwrap())
+}
+
+fn live_records(zone: &Json, name: &str, rtype: &str) -> Vec<String> {
+    let mut records: Vec<String> = zone["rrsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == name && s["type"] == rtype)
+        .flat_map(|s| {
+            s["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["content"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    records.sort();
+    records
+}
+
+fn body(zone: &str, records: &str, rtype: &str) -> String {
+    format!(
+        "resource dns.zone main {{\n  name = \"{zone}\"\n  nameservers = [\"ns1.{zone}\"]\n}}\nresource dns.record erp {{\n  zone = dns.zone.main.name\n  name = \"erp\"\n  type = \"{rtype}\"\n  ttl = 120\n  records = {records}\n}}\nresource dns.record spf {{\n  zone = dns.zone.main.name\n  name = \"@\"\n  type = \"TXT\"\n  records = [\"v=spf1 -all\"]\n}}\n"
+    )
+}
+
+#[tokio::test]
+async fn zone_and_records_round_trip_on_the_server() {
+    let zone = zone("roundtrip");
+    let run = Run::new();
+    run.write(&body(&zone, "[\"10.0.0.1\", \"10.0.0.2\"]", "A"));
+    let first = run.plan(false).await.unwrap();
+    assert_eq!(first.count(Action::Create), 3);
+    run.apply(&first).await;
+    let live = live_zone(&zone)
+        .await
+        .expect("the zone exists on the server");
+    assert_eq!(
+        live_records(&live, &format!("erp.{zone}."), "A"),
+        ["10.0.0.1", "10.0.0.2"]
+    );
+    assert_eq!(
+        live_records(&live, &format!("{zone}."), "TXT"),
+        ["\"v=spf1 -all\""]
+    );
+    assert!(
+        !run.plan(false).await.unwrap().has_changes(),
+        "a second plan is empty"
+    );
+    assert!(
+        !run.state_text().contains(&server().1),
+        "the API key never reaches state"
+    );
+
+    // Records change in place.
+    run.write(&body(&zone, "[\"10.0.0.3\"]", "A"));
+    let update = run.plan(false).await.unwrap();
+    assert_eq!(
+        actions(&update),
+        [("dns.record.erp".to_owned(), Action::Update)]
+    );
+    run.apply(&update).await;
+    assert_eq!(
+        live_records(
+            &live_zone(&zone).await.unwrap(),
+            &format!("erp.{zone}."),
+            "A"
+        ),
+        ["10.0.0.3"]
+    );
+
+    // The type cannot change in place: the set is replaced.
+    run.write(&body(&zone, "[\"2001:db8::1\"]", "AAAA"));
+    let replace = run.plan(false).await.unwrap();
+    assert_eq!(
+        actions(&replace),
+        [("dns.record.erp".to_owned(), Action::Replace)]
+    );
+    run.apply(&replace).await;
+    let live = live_zone(&zone).await.unwrap();
+    assert!(live_records(&live, &format!("erp.{zone}."), "A").is_empty());
+    assert_eq!(
+        live_records(&live, &format!("erp.{zone}."), "AAAA"),
+        ["2001:db8::1"]
+    );
+
+    // Destroy leaves nothing behind on the server.
+    run.apply(&run.plan(true).await.unwrap()).await;
+    assert!(
+        live_zone(&zone).await.is_none(),
+        "the zone is gone from the server"
+    );
+}
+
+#[tokio::test]
+async fn records_changed_on_the_server_are_drift() {
+    let zone = zone("drift");
+    let run = Run::new();
+    run.write(&body(&zone, "[\"10.0.0.1\"]", "A"));
+    run.apply(&run.plan(false).await.unwrap()).await;
+    let (url, key) = server();
+    let patch = json!({ "rrsets": [{ "name": format!("erp.{zone}."), "type": "A", "ttl": 120, "changetype": "REPLACE",
+        "records": [{ "content": "192.0.2.66", "disabled": false }] }] });
+    let response = reqwest::Client::new()
+        .patch(format!("{url}/api/v1/servers/localhost/zones/{zone}."))
+        .header("X-API-Key", &key)
+        .json(&patch)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let drifted = run.plan(false).await.unwrap();
+    assert_eq!(drifted.drift.len(), 1);
+    assert_eq!(drifted.drift[0].address, "dns.record.erp");
+    assert_eq!(
+        actions(&drifted),
+        [("dns.record.erp".to_owned(), Action::Update)]
+    );
+    run.apply(&drifted).await;
+    assert_eq!(
+        live_records(
+            &live_zone(&zone).await.unwrap(),
+            &format!("erp.{zone}."),
+            "A"
+        ),
+        ["10.0.0.1"]
+    );
+    run.apply(&run.plan(true).await.unwrap()).await;
+    assert!(live_zone(&zone).await.is_none());
+}
+
+#[tokio::test]
+async fn hostile_names_are_refused_at_plan_time() {
+    let run = Run::new();
+    let long = "x".repeat(300);
+    run.write(&format!(
+        "resource dns.record a {{\n  zone = \"../x\"\n  name = \"a\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\nresource dns.record b {{\n  zone = \"ok.example\"\n  name = \"a\\\"; DROP\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\nresource dns.record c {{\n  zone = \"ok.example\"\n  name = \"{long}\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\n"
+    ));
+    let errors = run.plan(false).await.unwrap_err();
+    let messages: Vec<&str> = errors.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(errors.len(), 3, "{messages:#?}");
+    assert!(errors.iter().all(|d| d.code == "E0702"));
+    assert!(
+        messages[0].contains("`zone`")
+            && messages[1].contains("`name`")
+            && messages[2].contains("`name`"),
+        "{messages:#?}"
+    );
+}
