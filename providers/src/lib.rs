@@ -1,10 +1,14 @@
 //! obp's providers behind the engine's `Provider` trait: the GitOps directory (the embedded
-//! default) today; Kubernetes, PostgreSQL, S3, DNS and Redis follow the same shape.
+//! default), PostgreSQL (roles, databases, extensions, schemas, grants) and Redis (ACL
+//! users); Kubernetes, S3 and DNS follow the same shape.
 //!
 //! [`configure`] turns the stack's `provider` blocks into configured providers.
 
+pub mod attrs;
 pub mod gitops;
 pub mod kinds;
+pub mod postgres;
+pub mod redis;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +22,7 @@ use obp_lang::Config;
 use serde_json::Value as Json;
 
 /// Provider kinds this build knows.
-pub const KINDS: &[&str] = &["gitops"];
+pub const KINDS: &[&str] = &["gitops", "postgres", "redis"];
 
 /// Configures the providers a stack declares; Kubernetes objects and plain files go to a
 /// GitOps directory `out/` beside the stack when no provider is declared for them.
@@ -44,6 +48,10 @@ pub fn configure(config: &Config, stack_dir: &Path) -> Result<Providers, Vec<Dia
         }
         let result = match declared.kind.as_str() {
             "gitops" => gitops::GitOps::new(stack_dir, &attrs)
+                .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
+            "postgres" => postgres::Postgres::new(&attrs)
+                .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
+            "redis" => redis::Redis::new(&attrs)
                 .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
             other => {
                 errors.push(
