@@ -146,7 +146,7 @@ impl PostgresBackend {
             *guard = Some(self.target.connect().await.map_err(|e| self.io(e))?);
         }
         let mut client = tokio::sync::MutexGuard::map(guard, |c| c.as_mut().expect("connected"));
-        self.setup(&mut *client).await?;
+        self.setup(&mut client).await?;
         Ok(client)
     }
 

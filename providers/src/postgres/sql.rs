@@ -181,22 +181,19 @@ fn check(rtype: &str, inputs: &BTreeMap<String, Json>, prior: bool) -> Vec<Provi
                         ),
                     )));
                 }
-                Some("database") => {
-                    if i.get("schema").is_some() {
-                        push(Err(invalid(
-                            "schema",
-                            "`schema` does not apply to object_type \"database\"",
-                        )));
-                    }
+                Some("database") if i.get("schema").is_some() => {
+                    push(Err(invalid(
+                        "schema",
+                        "`schema` does not apply to object_type \"database\"",
+                    )));
                 }
-                Some(kind) => {
-                    if i.get("schema").is_none() {
-                        push(Err(invalid(
-                            "schema",
-                            format!("object_type \"{kind}\" needs the `schema`"),
-                        )));
-                    }
+                Some(kind) if kind != "database" && i.get("schema").is_none() => {
+                    push(Err(invalid(
+                        "schema",
+                        format!("object_type \"{kind}\" needs the `schema`"),
+                    )));
                 }
+                Some(_) => {}
                 None => {}
             }
             if object_type.is_some() && i.known("privileges") {
