@@ -106,6 +106,9 @@ pub enum StateError {
         reason: String,
         span: Span,
     },
+    /// A state write or lock change the backend refuses because state moved on elsewhere.
+    #[error("state at {location} was not changed: {reason}")]
+    Conflict { location: String, reason: String },
 }
 
 impl IntoDiagnostic for StateError {
@@ -147,6 +150,8 @@ impl IntoDiagnostic for StateError {
             StateError::BadMove { span, .. } => Diagnostic::error("E0612", message)
                 .primary(span, "this `moved` block")
                 .help("`from` must be in state and `to` must be free and declared in the configuration"),
+            StateError::Conflict { .. } => Diagnostic::error("E0613", message)
+                .help("another run changed the state since this one read it; run the command again (and review the new plan)"),
         }
     }
 }

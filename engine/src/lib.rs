@@ -9,6 +9,7 @@ pub mod apply;
 pub mod codec;
 pub mod errors;
 pub mod graph;
+pub mod pg;
 pub mod plan;
 pub mod provider;
 pub mod render;

@@ -377,6 +377,10 @@ fn validate(
         if resolve::is_unknown(&json) || resolve::is_secret(&json) {
             continue;
         }
+        // `null` leaves an optional attribute unset (blueprints pass `x = null` through).
+        if json.is_null() && !attr.required {
+            continue;
+        }
         let ok = match attr.ty {
             AttrType::String => json.is_string(),
             AttrType::Int => json.is_i64() || json.is_u64(),

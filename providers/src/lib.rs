@@ -1,15 +1,18 @@
 //! obp's providers behind the engine's `Provider` trait: the GitOps directory (the embedded
-//! default) and a live Kubernetes cluster, which share the Kubernetes kinds ([`kinds`]) and
-//! their rendering into manifests ([`manifest`]); PostgreSQL, S3, DNS and Redis follow the
-//! same shape.
+//! default), a live Kubernetes cluster (sharing the Kubernetes kinds in [`kinds`] and their
+//! rendering into manifests in [`manifest`]), PostgreSQL (roles, databases, extensions, schemas,
+//! grants), Redis (ACL users) and DNS (PowerDNS zones and records); S3 follows the same shape.
 //!
 //! [`configure`] turns the stack's `provider` blocks into configured providers.
 
+pub mod attrs;
 pub mod dns;
 pub mod gitops;
 pub mod kinds;
 pub mod kubernetes;
 pub mod manifest;
+pub mod postgres;
+pub mod redis;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +26,7 @@ use obp_lang::Config;
 use serde_json::Value as Json;
 
 /// Provider kinds this build knows.
-pub const KINDS: &[&str] = &["dns", "gitops", "kubernetes"];
+pub const KINDS: &[&str] = &["dns", "gitops", "kubernetes", "postgres", "redis"];
 
 /// Configures the providers a stack declares; Kubernetes objects and plain files go to a
 /// GitOps directory `out/` beside the stack when no provider is declared for them.
@@ -53,6 +56,10 @@ pub fn configure(config: &Config, stack_dir: &Path) -> Result<Providers, Vec<Dia
             "dns" => dns::Dns::new(stack_dir, &attrs)
                 .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
             "kubernetes" => kubernetes::Kubernetes::new(stack_dir, &attrs)
+                .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
+            "postgres" => postgres::Postgres::new(&attrs)
+                .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
+            "redis" => redis::Redis::new(&attrs)
                 .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
             other => {
                 errors.push(

@@ -101,6 +101,64 @@ pub fn stack_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// `backend postgres { url = secret("env:OBP_STATE_URL") schema = "obp" workspace = "prod" }`,
+/// with optional `sslmode` and `sslrootcert`. The URL is resolved from the environment here
+/// (a secret reference, or a plain string) and never printed.
+fn postgres_backend(
+    attrs: &indexmap::IndexMap<String, obp_lang::value::Value>,
+) -> Result<Arc<dyn Backend>, String> {
+    use obp_engine::pg::{SslMode, Target};
+    use obp_engine::provider::{EnvSecrets, Secrets};
+    use obp_engine::state::postgres::PostgresBackend;
+    use obp_lang::value::Value;
+
+    const KNOWN: &[&str] = &["url", "schema", "workspace", "sslmode", "sslrootcert"];
+    if let Some(key) = attrs.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown option `{key}` (known: {})",
+            KNOWN.join(", ")
+        ));
+    }
+    let text = |name: &str, default: Option<&str>| -> Result<Option<String>, String> {
+        match attrs.get(name) {
+            None | Some(Value::Null) => Ok(default.map(str::to_owned)),
+            Some(Value::Str(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(_) => Err(format!("`{name}` must be a non-empty string")),
+        }
+    };
+    let url = match attrs.get("url") {
+        Some(Value::Secret(secret)) => EnvSecrets.resolve(&secret.path).map_err(|_| {
+            format!(
+                "`url`: secret `{}` is not set (environment variable `{}`)",
+                secret.path,
+                EnvSecrets::variable(&secret.path)
+            )
+        })?,
+        Some(Value::Str(url)) if !url.is_empty() => url.clone(),
+        None => {
+            return Err(
+                "`url` is required, such as `url = secret(\"env:OBP_STATE_URL\")`".to_owned(),
+            )
+        }
+        Some(_) => return Err("`url` must be a secret reference or a string".to_owned()),
+    };
+    let sslmode = match text("sslmode", None)? {
+        None => None,
+        Some(mode) => Some(SslMode::parse(&mode).ok_or_else(|| {
+            format!(
+                "unknown sslmode `{mode}` (known: {})",
+                SslMode::NAMES.join(", ")
+            )
+        })?),
+    };
+    let root = text("sslrootcert", None)?.map(PathBuf::from);
+    let target =
+        Target::parse(&url, sslmode, root.as_deref()).map_err(|e| format!("`url`: {e}"))?;
+    let schema = text("schema", Some("obp"))?.unwrap_or_default();
+    let workspace = text("workspace", Some("default"))?.unwrap_or_default();
+    Ok(Arc::new(PostgresBackend::new(target, &schema, &workspace)?))
+}
+
 /// The state backend the stack declares (`backend local { path = … }`), else a local file
 /// `obp.state.json` in the stack directory.
 fn backend(config: &Config, dir: &Path) -> Result<Arc<dyn Backend>, Diagnostic> {
@@ -127,8 +185,9 @@ fn backend(config: &Config, dir: &Path) -> Result<Arc<dyn Backend>, Diagnostic> 
             };
             Ok(Arc::new(LocalBackend::new(dir.join(path))))
         }
+        "postgres" => postgres_backend(&declared.attrs).map_err(config_error),
         other => Err(config_error(format!(
-            "unknown backend `{other}` (known: local)"
+            "unknown backend `{other}` (known: local, postgres)"
         ))),
     }
 }

@@ -61,6 +61,14 @@ pub fn trials() -> Vec<Trial> {
         .map(|(name, bytes, code)| Trial::test(name, move || run(&bytes, code)))
         .collect();
     trials.push(Trial::test("limits/module_chain_too_deep", module_chain));
+    trials.push(Trial::test(
+        "state/postgres_stale_write",
+        postgres_stale_write,
+    ));
+    trials.push(Trial::test(
+        "state/postgres_backend_cli",
+        postgres_backend_cli,
+    ));
     trials
 }
 
@@ -68,7 +76,149 @@ pub fn trials() -> Vec<Trial> {
 pub fn codes() -> Vec<&'static str> {
     let mut codes: Vec<&str> = inputs().into_iter().map(|(_, _, code)| code).collect();
     codes.push("E0206");
+    codes.push("E0613");
     codes
+}
+
+/// The PostgreSQL test server's URL (`scripts/servers/postgres.sh`); never skips.
+fn pg_url() -> Result<String, Failed> {
+    std::env::var("OBP_TEST_PG_URL").map_err(|_| {
+        "OBP_TEST_PG_URL is not set: start the test server with `bash scripts/servers/postgres.sh start DIR` \
+         and load DIR/postgres.env; `bash scripts/test` does both"
+            .into()
+    })
+}
+
+fn unique_workspace(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{tag}-{}-{:x}", std::process::id(), nanos % 0xffff_ffff)
+}
+
+/// E0613: the postgres backend refuses a state older than the stored one, with the code and
+/// a message naming where the state lives (never the URL's password).
+fn postgres_stale_write() -> Result<(), Failed> {
+    use obp_engine::pg::Target;
+    use obp_engine::state::postgres::PostgresBackend;
+    use obp_engine::state::{Backend, State};
+    use obp_lang::diagnostics::IntoDiagnostic;
+
+    let url = pg_url()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(async {
+            let target = Target::parse(&url, None, None)?;
+            let backend = PostgresBackend::new(target, "obp_cases", &unique_workspace("stale"))?;
+            let mut state = State::new();
+            state.ensure_lineage();
+            backend.write(&state).await.map_err(|e| e.to_string())?;
+            let stale = state.clone();
+            state.serial += 2;
+            backend.write(&state).await.map_err(|e| e.to_string())?;
+            let Err(error) = backend.write(&stale).await else {
+                return Err("a stale write was accepted".to_owned());
+            };
+            let diagnostic = error.into_diagnostic();
+            if diagnostic.code != "E0613"
+                || !diagnostic
+                    .message
+                    .contains("older than the stored serial 2")
+            {
+                return Err(format!(
+                    "unexpected diagnostic: {} {}",
+                    diagnostic.code, diagnostic.message
+                ));
+            }
+            let password = url
+                .split_once("://")
+                .and_then(|(_, r)| r.split_once('@'))
+                .and_then(|(c, _)| c.split_once(':'))
+                .map(|(_, p)| p.to_owned())
+                .unwrap_or_default();
+            if !password.is_empty() && diagnostic.message.contains(&password) {
+                return Err("the message shows the password".to_owned());
+            }
+            Ok(())
+        })
+        .map_err(Failed::from)
+}
+
+/// `backend postgres { … }` through the real binary: apply, an empty plan, a second apply
+/// blocked by a held lock, and destroy.
+fn postgres_backend_cli() -> Result<(), Failed> {
+    let _ = pg_url()?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let workspace = unique_workspace("cli");
+    let stack = format!(
+        r#"stack demo {{}}
+backend postgres {{
+  url = secret("env:OBP_TEST_PG_URL")
+  schema = "obp_cases"
+  workspace = "{workspace}"
+}}
+provider gitops {{ dir = "out" }}
+resource file.text conf {{
+  path = "odoo.conf"
+  content = "[options]\nproxy_mode = True\n"
+}}
+"#
+    );
+    std::fs::write(dir.path().join("stack.obp"), stack).map_err(|e| e.to_string())?;
+    let obp = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_obp"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("OBP_PATH")
+            .output()
+            .map_err(|e| format!("cannot run obp: {e}"))
+    };
+    let expect = |args: &[&str], code: i32| -> Result<String, Failed> {
+        let output = obp(args)?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if output.status.code() != Some(code) {
+            return Err(format!(
+                "obp {}: exit {:?}, expected {code}\n{text}",
+                args.join(" "),
+                output.status.code()
+            )
+            .into());
+        }
+        Ok(text)
+    };
+    expect(&["apply", "-auto-approve", "."], 0)?;
+    if !dir.path().join("out/odoo.conf").is_file() {
+        return Err("apply did not write the file".into());
+    }
+    if dir.path().join("obp.state.json").exists() {
+        return Err("state went to a local file instead of PostgreSQL".into());
+    }
+    expect(&["plan", ".", "-detailed-exitcode"], 0)?;
+    expect(&["destroy", "-auto-approve", "."], 0)?;
+    if dir.path().join("out/odoo.conf").exists() {
+        return Err("destroy left the file".into());
+    }
+    // A missing secret is a clear configuration error naming the variable.
+    let text = std::fs::read_to_string(dir.path().join("stack.obp")).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.path().join("stack.obp"),
+        text.replace("env:OBP_TEST_PG_URL", "env:OBP_TEST_UNSET_STATE_URL"),
+    )
+    .map_err(|e| e.to_string())?;
+    let text = expect(&["plan", "."], 1)?;
+    if !(text.contains("E0703") && text.contains("OBP_TEST_UNSET_STATE_URL")) {
+        return Err(format!("unclear error for a missing URL:\n{text}").into());
+    }
+    Ok(())
 }
 
 /// A chain of 40 modules, each importing the next: stops at the module depth limit.

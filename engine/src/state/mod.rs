@@ -2,6 +2,7 @@
 //! [`Backend`] trait that stores it and the lock that serialises operations.
 
 pub mod local;
+pub mod postgres;
 
 use std::collections::BTreeMap;
 

@@ -85,6 +85,7 @@ catalogue! {
     "E0610" => "address already in state",
     "E0611" => "prevent_destroy",
     "E0612" => "invalid moved block",
+    "E0613" => "state write refused",
     "E0701" => "no provider for a resource type",
     "E0702" => "invalid attribute",
     "E0703" => "provider configuration",
