@@ -1,6 +1,6 @@
 //! The PowerDNS HTTP API calls the provider needs, with errors turned into provider errors.
 
-use obp_engine::provider::ProviderError;
+use obp_engine::provider::{ProviderError, Secrets};
 use reqwest::StatusCode;
 use serde_json::{json, Value as Json};
 
@@ -9,7 +9,22 @@ use super::records::RecordSet;
 pub struct Api {
     client: reqwest::Client,
     base: String,
-    key: String,
+    key: Key,
+}
+
+/// The API key: text, or a secret reference resolved for each request.
+pub enum Key {
+    Plain(String),
+    Secret(String),
+}
+
+impl Key {
+    fn value(&self) -> Result<String, ProviderError> {
+        match self {
+            Key::Plain(text) => Ok(text.clone()),
+            Key::Secret(path) => obp_engine::provider::EnvSecrets.resolve(path),
+        }
+    }
 }
 
 /// A record set as the server holds it.
@@ -34,7 +49,7 @@ async fn refused(response: reqwest::Response) -> ProviderError {
 }
 
 impl Api {
-    pub fn new(url: &str, key: &str, server: &str) -> Result<Api, ProviderError> {
+    pub fn new(url: &str, key: Key, server: &str) -> Result<Api, ProviderError> {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
@@ -45,7 +60,7 @@ impl Api {
                 "{}/api/v1/servers/{server}/zones",
                 url.trim_end_matches('/')
             ),
-            key: key.to_owned(),
+            key,
         })
     }
 
@@ -57,7 +72,7 @@ impl Api {
         let response = self
             .client
             .get(self.zone_url(zone))
-            .header("X-API-Key", &self.key)
+            .header("X-API-Key", self.key.value()?)
             .send()
             .await
             .map_err(remote)?;
@@ -78,7 +93,7 @@ impl Api {
         let response = self
             .client
             .post(&self.base)
-            .header("X-API-Key", &self.key)
+            .header("X-API-Key", self.key.value()?)
             .json(&body)
             .send()
             .await
@@ -94,7 +109,7 @@ impl Api {
         let response = self
             .client
             .delete(self.zone_url(zone))
-            .header("X-API-Key", &self.key)
+            .header("X-API-Key", self.key.value()?)
             .send()
             .await
             .map_err(remote)?;
@@ -114,7 +129,7 @@ impl Api {
             let response = self
                 .client
                 .patch(self.zone_url(zone))
-                .header("X-API-Key", &self.key)
+                .header("X-API-Key", self.key.value()?)
                 .json(&body)
                 .send()
                 .await

@@ -11,8 +11,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use obp_engine::provider::{
-    AttrSchema, AttrType, EnvSecrets, Provider, ProviderError, Recorded, ResourceRef,
-    ResourceSchema, Secrets,
+    AttrSchema, AttrType, Provider, ProviderError, Recorded, ResourceRef, ResourceSchema,
 };
 use serde_json::{json, Value as Json};
 
@@ -38,10 +37,12 @@ impl Dns {
         let url = attrs.get("url").and_then(Json::as_str).ok_or_else(|| {
             ProviderError::Config("`url` is required, such as \"http://127.0.0.1:8081\"".to_owned())
         })?;
+        // A secret key is read when a request needs it, so plans of new resources work
+        // without it.
         let api_key = match attrs.get("api_key") {
-            Some(Json::String(key)) => key.clone(),
+            Some(Json::String(key)) => api::Key::Plain(key.clone()),
             Some(value) => match value.get("$secret").and_then(Json::as_str) {
-                Some(path) => EnvSecrets.resolve(path)?,
+                Some(path) => api::Key::Secret(path.to_owned()),
                 None => {
                     return Err(ProviderError::Config(
                         "`api_key` must be a string or a secret reference".to_owned(),
@@ -59,7 +60,7 @@ impl Dns {
             .and_then(Json::as_str)
             .unwrap_or("localhost");
         Ok(Dns {
-            api: Api::new(url, &api_key, server)?,
+            api: Api::new(url, api_key, server)?,
         })
     }
 }
