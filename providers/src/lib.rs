@@ -1,10 +1,12 @@
 //! obp's providers behind the engine's `Provider` trait: the GitOps directory (the embedded
-//! default) today; Kubernetes, PostgreSQL, S3, DNS and Redis follow the same shape.
+//! default) and S3-compatible object storage; Kubernetes, PostgreSQL, DNS and Redis follow the
+//! same shape.
 //!
 //! [`configure`] turns the stack's `provider` blocks into configured providers.
 
 pub mod gitops;
 pub mod kinds;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +20,7 @@ use obp_lang::Config;
 use serde_json::Value as Json;
 
 /// Provider kinds this build knows.
-pub const KINDS: &[&str] = &["gitops"];
+pub const KINDS: &[&str] = &["gitops", "s3"];
 
 /// Configures the providers a stack declares; Kubernetes objects and plain files go to a
 /// GitOps directory `out/` beside the stack when no provider is declared for them.
@@ -45,6 +47,9 @@ pub fn configure(config: &Config, stack_dir: &Path) -> Result<Providers, Vec<Dia
         let result = match declared.kind.as_str() {
             "gitops" => gitops::GitOps::new(stack_dir, &attrs)
                 .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
+            "s3" => {
+                s3::S3::new(&attrs).map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>)
+            }
             other => {
                 errors.push(
                     ApplyError::ProviderConfig {
