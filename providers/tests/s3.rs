@@ -713,7 +713,7 @@ resource s3.bucket rules {{
 }}
 "#
     ));
-    let errors = run.try_plan(false).await.err().expect("the plan fails");
+    let errors = run.try_plan(false).await.expect_err("the plan fails");
     let expected = [
         ("`../x` is not a valid S3 bucket name", "stack.obp:8:"),
         (
