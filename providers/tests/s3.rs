@@ -576,6 +576,9 @@ async fn moto_versioning_policy_and_tags_round_trip_and_drift() {
     let second = run.plan(false).await;
     assert!(!second.has_changes(), "{:#?}", second.changes);
     assert!(second.drift.is_empty(), "{:#?}", second.drift);
+    let state = run.state_text();
+    let secret = std::env::var(server.secret_var).unwrap();
+    assert!(state.contains("ReadMarkers") && !state.contains(&secret));
 
     // Changing a tag is an in-place update.
     run.edit(&moto_stack(&server, &bucket, "platform"));
