@@ -118,7 +118,7 @@ OBP_TEST_S3_REGION=$region
 OBP_TEST_S3_ACCESS_KEY=$key
 OBP_TEST_S3_SECRET_KEY=$secret_key
 EOF
-  echo "garage $(garage --version 2> /dev/null | head -n 1) on http://127.0.0.1:$s3 (region $region)"
+  echo "$(garage --version 2> /dev/null | head -n 1) on http://127.0.0.1:$s3 (region $region)"
 }
 
 stop() {
