@@ -136,8 +136,16 @@ stop() {
   rm -f "$home/pid"
 }
 
+# A start that fails halfway stops what it started.
+started=""
+stop_unless_started() { [ -n "$started" ] || stop; }
+
 case "$action" in
-  start) start ;;
+  start)
+    trap stop_unless_started EXIT
+    start
+    started=1
+    ;;
   stop) stop ;;
   *)
     echo "usage: $0 start|stop DIR" >&2

@@ -39,9 +39,16 @@ start() {
   mkdir -p "$home"
   local port
   port=$(free_port)
-  # `python3 -m moto.server` is `moto_server`, without depending on PATH right after pip.
-  (cd "$home" && nohup python3 -m moto.server -H 127.0.0.1 -p "$port" > "$home/server.log" 2>&1 &
-    echo $! > "$home/pid")
+  # `python -m moto.server` is `moto_server`. The interpreter itself is started (not a
+  # wrapper such as a pyenv shim, which would leave it running when stopped), so the
+  # recorded pid is the server's.
+  local python
+  python=$(python3 -c 'import sys; print(sys.executable)')
+  (
+    cd "$home"
+    nohup "$python" -m moto.server -H 127.0.0.1 -p "$port" > "$home/server.log" 2>&1 &
+    echo $! > "$home/pid"
+  )
   local ready=""
   for _ in $(seq 1 120); do
     if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then ready=1; break; fi
@@ -77,8 +84,16 @@ stop() {
   rm -f "$home/pid"
 }
 
+# A start that fails halfway stops what it started.
+started=""
+stop_unless_started() { [ -n "$started" ] || stop; }
+
 case "$action" in
-  start) start ;;
+  start)
+    trap stop_unless_started EXIT
+    start
+    started=1
+    ;;
   stop) stop ;;
   *)
     echo "usage: $0 start|stop DIR" >&2
