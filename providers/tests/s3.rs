@@ -270,6 +270,10 @@ impl Run {
         self.apply(&made).await;
     }
 
+    fn providers(&self) -> obp_engine::provider::Providers {
+        obp_providers::configure(&config(self.dir.path()), self.dir.path()).unwrap()
+    }
+
     fn state_text(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("obp.state.json")).unwrap_or_default()
     }
@@ -411,6 +415,24 @@ async fn garage_bucket_lifecycle_object_drift_and_destroy() {
         .await;
     assert_eq!(content, "ready\n");
     assert!(!run.plan(false).await.has_changes());
+
+    // Import reads the object back as the blueprint writes it.
+    let providers = run.providers();
+    let reference = obp_engine::provider::ResourceRef {
+        address: "s3.object.adopted",
+        rtype: "s3.object",
+    };
+    let imported = providers
+        .get("s3")
+        .unwrap()
+        .import(&reference, &format!("{bucket}/markers/ready"))
+        .await
+        .unwrap();
+    let expected: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_value(
+        serde_json::json!({ "bucket": bucket, "key": "markers/ready", "content": "ready\n" }),
+    )
+    .unwrap();
+    assert_eq!(imported.inputs, expected);
 
     // A bucket holding objects obp does not manage is not deleted, with a way out.
     let (status, _) = direct
@@ -672,6 +694,30 @@ async fn moto_versioning_policy_and_tags_round_trip_and_drift() {
         Action::Create
     );
     run.apply(&recreate).await;
+
+    // Import reads back what the server has.
+    let providers = run.providers();
+    let s3 = providers.get("s3").unwrap();
+    let reference = obp_engine::provider::ResourceRef {
+        address: "s3.bucket.adopted",
+        rtype: "s3.bucket",
+    };
+    let imported = s3.import(&reference, &bucket).await.unwrap();
+    assert_eq!(imported.inputs["versioning"], serde_json::json!(true));
+    assert_eq!(imported.inputs["tags"]["team"], "platform");
+    assert_eq!(
+        imported.inputs["lifecycle_rules"][0]["noncurrent_expiration_days"],
+        30
+    );
+    let policy_ref = obp_engine::provider::ResourceRef {
+        address: "s3.bucket_policy.adopted",
+        rtype: "s3.bucket_policy",
+    };
+    let imported = s3.import(&policy_ref, &bucket).await.unwrap();
+    assert_eq!(
+        imported.inputs["policy"]["Statement"][0]["Sid"],
+        "ReadMarkers"
+    );
 
     // Destroy removes the policy, then the bucket.
     run.apply(&run.plan(true).await).await;

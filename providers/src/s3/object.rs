@@ -264,7 +264,7 @@ pub async fn import(client: &Client, id: &str) -> Result<Recorded, ProviderError
     })?;
     let mut inputs = inputs;
     inputs.insert("content".into(), json!(live.content.unwrap_or_default()));
-    if let Some(content_type) = live.content_type {
+    if let Some(content_type) = live.content_type.filter(|t| t != DEFAULT_CONTENT_TYPE) {
         inputs.insert("content_type".into(), json!(content_type));
     }
     let mut outputs = BTreeMap::new();
