@@ -1,7 +1,8 @@
 //! obp's providers behind the engine's `Provider` trait: the GitOps directory (the embedded
 //! default), a live Kubernetes cluster (sharing the Kubernetes kinds in [`kinds`] and their
 //! rendering into manifests in [`manifest`]), PostgreSQL (roles, databases, extensions, schemas,
-//! grants), Redis (ACL users) and DNS (PowerDNS zones and records); S3 follows the same shape.
+//! grants), Redis (ACL users), DNS (PowerDNS zones and records) and S3-compatible object
+//! storage (buckets, policies, objects).
 //!
 //! [`configure`] turns the stack's `provider` blocks into configured providers.
 
@@ -13,6 +14,7 @@ pub mod kubernetes;
 pub mod manifest;
 pub mod postgres;
 pub mod redis;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,7 +28,7 @@ use obp_lang::Config;
 use serde_json::Value as Json;
 
 /// Provider kinds this build knows.
-pub const KINDS: &[&str] = &["dns", "gitops", "kubernetes", "postgres", "redis"];
+pub const KINDS: &[&str] = &["dns", "gitops", "kubernetes", "postgres", "redis", "s3"];
 
 /// Configures the providers a stack declares; Kubernetes objects and plain files go to a
 /// GitOps directory `out/` beside the stack when no provider is declared for them.
@@ -61,6 +63,9 @@ pub fn configure(config: &Config, stack_dir: &Path) -> Result<Providers, Vec<Dia
                 .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
             "redis" => redis::Redis::new(&attrs)
                 .map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>),
+            "s3" => {
+                s3::S3::new(&attrs).map(|p| Arc::new(p) as Arc<dyn obp_engine::provider::Provider>)
+            }
             other => {
                 errors.push(
                     ApplyError::ProviderConfig {

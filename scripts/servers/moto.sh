@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# moto's S3 server, for what Garage does not implement (versioning, bucket policies, bucket
+# tags) in the s3 provider tests (providers/tests/s3.rs). Any access and secret key work.
+#
+#   moto.sh start DIR   installs moto (`pip install 'moto[server]'`) when missing, runs
+#                       moto_server on a free 127.0.0.1 port with its files under DIR/moto/,
+#                       and writes DIR/moto.env (OBP_TEST_MOTO_ENDPOINT, and the
+#                       OBP_TEST_MOTO_ACCESS_KEY/OBP_TEST_MOTO_SECRET_KEY to sign with)
+#   moto.sh stop DIR    stops that server (and nothing else)
+set -euo pipefail
+
+action=${1:-}
+dir=${2:-}
+if [ -z "$action" ] || [ -z "$dir" ]; then
+  echo "usage: $0 start|stop DIR" >&2
+  exit 2
+fi
+home="$dir/moto"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+ensure_installed() {
+  if python3 -c 'import moto.server, flask, flask_cors' 2> /dev/null; then
+    return
+  fi
+  echo "moto is not installed: pip install 'moto[server]'" >&2
+  if ! python3 -m pip install --quiet 'moto[server]'; then
+    echo "could not install moto; install it by hand with: pip install 'moto[server]'" >&2
+    exit 1
+  fi
+  hash -r
+  if command -v pyenv > /dev/null 2>&1; then pyenv rehash || true; fi
+}
+
+start() {
+  ensure_installed
+  mkdir -p "$home"
+  local port
+  port=$(free_port)
+  # `python -m moto.server` is `moto_server`. The interpreter itself is started (not a
+  # wrapper such as a pyenv shim, which would leave it running when stopped), so the
+  # recorded pid is the server's.
+  local python
+  python=$(python3 -c 'import sys; print(sys.executable)')
+  (
+    cd "$home"
+    nohup "$python" -m moto.server -H 127.0.0.1 -p "$port" > "$home/server.log" 2>&1 &
+    echo $! > "$home/pid"
+  )
+  local ready=""
+  for _ in $(seq 1 120); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then ready=1; break; fi
+    if ! kill -0 "$(cat "$home/pid")" 2> /dev/null; then break; fi
+    sleep 0.5
+  done
+  if [ -z "$ready" ]; then
+    echo "moto_server did not start; its log:" >&2
+    tail -n 30 "$home/server.log" >&2
+    exit 1
+  fi
+  # moto accepts any credentials; the tests still send them through secret references.
+  cat > "$dir/moto.env" <<EOF
+OBP_TEST_MOTO_ENDPOINT=http://127.0.0.1:$port
+OBP_TEST_MOTO_ACCESS_KEY=obp-test-moto
+OBP_TEST_MOTO_SECRET_KEY=$(openssl rand -hex 20)
+EOF
+  echo "moto $(python3 -c 'import moto; print(moto.__version__)') on http://127.0.0.1:$port"
+}
+
+stop() {
+  [ -f "$home/pid" ] || return 0
+  local pid
+  pid=$(cat "$home/pid")
+  if kill -0 "$pid" 2> /dev/null; then
+    kill "$pid"
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2> /dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2> /dev/null || true
+  fi
+  rm -f "$home/pid"
+}
+
+# A start that fails halfway stops what it started.
+started=""
+stop_unless_started() { [ -n "$started" ] || stop; }
+
+case "$action" in
+  start)
+    trap stop_unless_started EXIT
+    start
+    started=1
+    ;;
+  stop) stop ;;
+  *)
+    echo "usage: $0 start|stop DIR" >&2
+    exit 2
+    ;;
+esac
