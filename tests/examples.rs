@@ -245,3 +245,51 @@ async fn a_release_upgrade_waits_for_a_backup_checkpoint() {
         assert!(at(&checkpoint.unwrap().address) < at(&upgrade.address));
     }
 }
+
+/// Every example plans on a machine without any server: the configuration evaluates, every
+/// provider accepts its configuration, and every resource passes its provider's validation
+/// (every Kubernetes manifest is checked against its k8s-openapi type).
+#[tokio::test]
+async fn every_example_plans_without_servers() {
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        ("quickstart", &[]),
+        ("dedicated", &[]),
+        ("saas", &[]),
+        ("hybrid", &[]),
+        ("multi-env", &[("environment", "dev")]),
+        ("multi-env", &[("environment", "staging")]),
+        ("multi-env", &[("environment", "prod")]),
+    ];
+    for (example, vars) in cases {
+        let dir = Path::new("examples").join(example);
+        let mut options = obp_lang::Options::default();
+        for (name, value) in *vars {
+            options
+                .eval
+                .vars
+                .insert((*name).to_owned(), obp_lang::value::Value::str(*value));
+        }
+        let checked = obp_lang::check_stack(&dir, &options);
+        let text =
+            obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
+        let config = checked
+            .config
+            .unwrap_or_else(|| panic!("{example} {vars:?}:\n{text}"));
+        let providers =
+            obp_providers::configure(&config, &dir).unwrap_or_else(|d| panic!("{example}: {d:?}"));
+        let made = plan(
+            &config,
+            Default::default(),
+            &providers,
+            &PlanOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|d| panic!("{example} {vars:?}: {d:#?}"));
+        assert_eq!(
+            made.count(obp_engine::plan::Action::Create),
+            config.resources.len(),
+            "{example}"
+        );
+        assert!(config.resources.len() > 20, "{example} is a whole stack");
+    }
+}
