@@ -293,3 +293,172 @@ async fn every_example_plans_without_servers() {
         assert!(config.resources.len() > 20, "{example} is a whole stack");
     }
 }
+
+/// Leaf values of a record by dotted path (`spec.template.spec.containers[0].image`).
+fn leaves(value: &Json, path: String, out: &mut BTreeMap<String, Json>) {
+    match value {
+        Json::Object(map) => map
+            .iter()
+            .for_each(|(k, v)| leaves(v, format!("{path}.{k}"), out)),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| leaves(v, format!("{path}[{i}]"), out)),
+        other => {
+            out.insert(path, other.clone());
+        }
+    }
+}
+
+/// A starter and an enterprise tenant, otherwise identical, differ only where the tenant type
+/// declares something: sizing (replicas, requests/limits, workers and Odoo limits, storage,
+/// connection limit), backup schedule and retention, rollout ring — and what follows from
+/// them (quota totals, spreading and sticky sessions for several replicas, a config checksum).
+#[tokio::test]
+async fn a_starter_and_an_enterprise_tenant_differ_only_in_declared_ways() {
+    let quickstart = std::fs::read_to_string("examples/quickstart/stack.obp").unwrap();
+    let lets: String = quickstart
+        .lines()
+        .filter(|l| l.starts_with("let "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let start = quickstart.find("use odoo.dedicated as acme {").unwrap();
+    let end = start + quickstart[start..].find("\n}\n").unwrap() + 3;
+    let tenant = quickstart[start..end].replace(
+        "  conf_dir = \"acme\"",
+        "  conf_dir = \"acme\"\n  filestore = { kind = \"pvc\", access_mode = \"ReadWriteMany\" }",
+    );
+    assert!(tenant.contains("tenant_type = \"starter\""));
+    let stack = format!(
+        "stack tiers {{}}\n{lets}\n{}\n{}",
+        tenant.replace("as acme", "as small"),
+        tenant
+            .replace("as acme", "as large")
+            .replace("tenant_type = \"starter\"", "tenant_type = \"enterprise\"")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("stack.obp"), stack).unwrap();
+    let checked = obp_lang::check_stack(dir.path(), &obp_lang::Options::default());
+    let text =
+        obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
+    let config = checked.config.unwrap_or_else(|| panic!("{text}"));
+
+    let sized_lines = [
+        "workers",
+        "limit_memory_soft",
+        "limit_memory_hard",
+        "limit_time_cpu",
+        "limit_time_real",
+        "limit_request",
+        "max_cron_threads",
+    ];
+    let declared = |rtype: &str, path: &str| {
+        path.ends_with(".obp.dev/ring")
+            || path.ends_with(".obp.dev/tenant-type")
+            || path.ends_with(".obp.dev/config-checksum")
+            || path == ".spec.replicas"
+            || path.contains(".resources.limits.")
+            || path.contains(".resources.requests.")
+            || path.starts_with(".spec.hard.")
+            || path.contains(".podAntiAffinity.")
+            || path.contains(".sticky.cookie.")
+            || (rtype == "k8s.pod_disruption_budget"
+                && (path == ".spec.maxUnavailable" || path == ".spec.minAvailable"))
+            || (rtype == "k8s.cron_job"
+                && (path == ".spec.schedule" || path.contains(".containers[0].command[")))
+    };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut undeclared = Vec::new();
+    let small: Vec<_> = config
+        .resources
+        .iter()
+        .filter(|r| r.address.starts_with("small."))
+        .collect();
+    let large_count = config
+        .resources
+        .iter()
+        .filter(|r| r.address.starts_with("large."))
+        .count();
+    assert_eq!(
+        small.len(),
+        large_count,
+        "both tenants have the same resources"
+    );
+    for resource in small {
+        let twin = config
+            .resource(&format!("large.{}", &resource.address["small.".len()..]))
+            .unwrap_or_else(|| panic!("no enterprise twin of {}", resource.address));
+        let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+        leaves(
+            &obp_engine::codec::to_json(&obp_lang::value::Value::Record(resource.attrs.clone())),
+            String::new(),
+            &mut a,
+        );
+        leaves(
+            &obp_engine::codec::to_json(&obp_lang::value::Value::Record(twin.attrs.clone())),
+            String::new(),
+            &mut b,
+        );
+        let paths: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        for path in paths {
+            let (x, y) = (a.get(path), b.get(path));
+            if x == y {
+                continue;
+            }
+            if let (Some(Json::String(x)), Some(Json::String(y))) = (x, y) {
+                // Rendered files: only sized lines may differ.
+                if x.lines().count() == y.lines().count() && x.contains('\n') {
+                    for (p, q) in x.lines().zip(y.lines()).filter(|(p, q)| p != q) {
+                        let key = p.split([' ', '=']).next().unwrap_or_default();
+                        let connection_limit =
+                            p.contains("CONNECTION LIMIT") && q.contains("CONNECTION LIMIT");
+                        if sized_lines.contains(&key) || connection_limit {
+                            let what = if connection_limit {
+                                "CONNECTION LIMIT"
+                            } else {
+                                key
+                            };
+                            *seen.entry(what.to_owned()).or_default() += 1;
+                        } else {
+                            undeclared.push(format!("{} {path}: {p:?} -> {q:?}", resource.address));
+                        }
+                    }
+                    continue;
+                }
+            }
+            if declared(&resource.rtype, path) {
+                let what = if path == ".spec.replicas" {
+                    "replicas"
+                } else if path.contains("storage") {
+                    "storage"
+                } else if path == ".spec.schedule" {
+                    "backup schedule"
+                } else {
+                    "other"
+                };
+                *seen.entry(what.to_owned()).or_default() += 1;
+            } else {
+                undeclared.push(format!("{} {path}: {x:?} -> {y:?}", resource.address));
+            }
+        }
+    }
+    assert!(
+        undeclared.is_empty(),
+        "differences the tenant type does not declare:\n{}",
+        undeclared.join("\n")
+    );
+    for expected in [
+        "replicas",
+        "storage",
+        "backup schedule",
+        "workers",
+        "limit_memory_hard",
+        "max_cron_threads",
+        "CONNECTION LIMIT",
+    ] {
+        assert!(
+            seen.contains_key(expected),
+            "the types should differ in {expected}: {seen:?}"
+        );
+    }
+}
