@@ -156,8 +156,12 @@ impl EnvSecrets {
 }
 
 impl Secrets for EnvSecrets {
+    /// An unset or empty variable is an error: an empty secret is always a mistake.
     fn resolve(&self, path: &str) -> Result<String, ProviderError> {
-        std::env::var(Self::variable(path)).map_err(|_| ProviderError::Secret(path.to_owned()))
+        match std::env::var(Self::variable(path)) {
+            Ok(value) if !value.is_empty() => Ok(value),
+            _ => Err(ProviderError::Secret(path.to_owned())),
+        }
     }
 }
 

@@ -37,6 +37,11 @@ impl Dns {
         let url = attrs.get("url").and_then(Json::as_str).ok_or_else(|| {
             ProviderError::Config("`url` is required, such as \"http://127.0.0.1:8081\"".to_owned())
         })?;
+        if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+            return Err(ProviderError::Config(format!(
+                "`url` must be an http(s) URL such as \"http://127.0.0.1:8081\", not `{url}`"
+            )));
+        }
         // A secret key is read when a request needs it, so plans of new resources work
         // without it.
         let api_key = match attrs.get("api_key") {

@@ -240,7 +240,8 @@ impl Redact {
 
     fn apply(&self, message: &str) -> String {
         let mut out = message.to_owned();
-        for text in &self.hidden {
+        // Short (or empty) texts would hide unrelated characters everywhere.
+        for text in self.hidden.iter().filter(|t| t.len() >= 3) {
             out = out.replace(text.as_str(), "(hidden)");
         }
         out
