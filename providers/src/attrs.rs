@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 /// then shows `password` as changed, and apply sets it again from the secret.
 pub const CHANGED_OUTSIDE: &str = "(changed outside obp)";
 
+/// A provider error about one attribute (a dotted path; empty for the resource as a whole).
 pub fn invalid(attribute: &str, message: impl Into<String>) -> ProviderError {
     ProviderError::Invalid {
         attribute: (!attribute.is_empty()).then(|| attribute.to_owned()),

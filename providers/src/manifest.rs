@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use obp_engine::provider::{AttrSchema, AttrType, ProviderError, ResourceSchema};
 use serde_json::{json, Map, Value as Json};
 
+use crate::attrs::invalid;
 use crate::kinds::{Kind, KINDS};
 
 /// Store settings for ExternalSecrets that do not name their own.
@@ -74,13 +75,6 @@ pub fn check_options(attrs: &BTreeMap<String, Json>, known: &[&str]) -> Result<(
             "unknown option `{key}` (known: {})",
             known.join(", ")
         ))),
-    }
-}
-
-pub(crate) fn invalid(attribute: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        attribute: (!attribute.is_empty()).then(|| attribute.to_owned()),
-        message: message.into(),
     }
 }
 

@@ -15,6 +15,7 @@ use obp_engine::provider::{
 };
 use serde_json::{json, Value as Json};
 
+use crate::attrs::invalid;
 use api::Api;
 pub use records::{canonical, RecordSet};
 
@@ -67,13 +68,6 @@ impl Dns {
         Ok(Dns {
             api: Api::new(url, api_key, server)?,
         })
-    }
-}
-
-fn invalid(attribute: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        attribute: Some(attribute.to_owned()),
-        message: message.into(),
     }
 }
 

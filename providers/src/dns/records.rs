@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::attrs::invalid;
 use obp_engine::provider::ProviderError;
 use serde_json::Value as Json;
 
@@ -22,13 +23,6 @@ pub struct RecordSet {
     pub ttl: u64,
     /// Record contents in PowerDNS form (TXT quoted, names absolute).
     pub records: Vec<String>,
-}
-
-fn invalid(attribute: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        attribute: Some(attribute.to_owned()),
-        message: message.into(),
-    }
 }
 
 /// `name` with a trailing dot, lowercase.

@@ -21,6 +21,7 @@ use serde_json::{json, Value as Json};
 
 pub use render::HEADER;
 
+use crate::attrs::invalid;
 use crate::kinds;
 use crate::manifest::{self, bool_option, check_options, text_option, SecretStore};
 
@@ -151,13 +152,6 @@ impl GitOps {
             inputs: inputs.clone(),
             outputs: BTreeMap::from([("path".to_owned(), json!(path))]),
         }
-    }
-}
-
-fn invalid(attribute: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        attribute: (!attribute.is_empty()).then(|| attribute.to_owned()),
-        message: message.into(),
     }
 }
 

@@ -25,8 +25,9 @@ use obp_engine::provider::{
 };
 use serde_json::Value as Json;
 
+use crate::attrs::invalid;
 use crate::kinds::{self, Kind};
-use crate::manifest::{self, invalid};
+use crate::manifest;
 use cluster::Cluster;
 use readiness::Readiness;
 pub use settings::Settings;

@@ -36,6 +36,7 @@ use serde_json::Value as Json;
 pub use client::CredentialRefs;
 pub use names::{bucket_name_problem, object_key_problem};
 
+use crate::attrs::invalid;
 use client::Client;
 
 /// Options of a `provider s3` block.
@@ -159,14 +160,6 @@ fn secret_ref(
         (Some(_), None) => Err(ProviderError::Config(format!(
             "`{name}` must be a secret reference such as secret(\"env:{example}\"), never a literal value"
         ))),
-    }
-}
-
-/// A validation error on `attribute` (a dotted path such as `lifecycle_rules[0].prefix`).
-fn invalid(attribute: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        attribute: (!attribute.is_empty()).then(|| attribute.to_owned()),
-        message: message.into(),
     }
 }
 
