@@ -19,6 +19,33 @@ pub fn invalid(attribute: &str, message: impl Into<String>) -> ProviderError {
     }
 }
 
+/// Refuses options not in `known`, listing the known ones.
+pub fn check_options(attrs: &BTreeMap<String, Json>, known: &[&str]) -> Result<(), ProviderError> {
+    match attrs.keys().find(|k| !known.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(ProviderError::Config(format!(
+            "unknown option `{key}` (known: {})",
+            known.join(", ")
+        ))),
+    }
+}
+
+/// The admin `url` of a server provider: required, a secret reference (usually) or text;
+/// `example` names the environment variable shown in the error.
+pub fn admin_url(attrs: &BTreeMap<String, Json>, example: &str) -> Result<Json, ProviderError> {
+    let url = attrs.get("url").cloned().ok_or_else(|| {
+        ProviderError::Config(format!(
+            "`url` is required, such as `url = secret(\"env:{example}\")`"
+        ))
+    })?;
+    if !(url.is_string() || url.get("$secret").is_some()) {
+        return Err(ProviderError::Config(
+            "`url` must be a secret reference or a string".to_owned(),
+        ));
+    }
+    Ok(url)
+}
+
 /// Read access to one resource's inputs; `null` counts as absent.
 #[derive(Clone, Copy)]
 pub struct Inputs<'a>(pub &'a BTreeMap<String, Json>);

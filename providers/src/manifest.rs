@@ -67,17 +67,6 @@ pub fn bool_option(
     }
 }
 
-/// Refuses options not in `known`, listing the known ones.
-pub fn check_options(attrs: &BTreeMap<String, Json>, known: &[&str]) -> Result<(), ProviderError> {
-    match attrs.keys().find(|k| !known.contains(&k.as_str())) {
-        None => Ok(()),
-        Some(key) => Err(ProviderError::Config(format!(
-            "unknown option `{key}` (known: {})",
-            known.join(", ")
-        ))),
-    }
-}
-
 /// One schema per known Kubernetes kind (`k8s.NAME`): a required `metadata`, anything else
 /// open, plus the provider's own computed attributes.
 pub fn kind_schemas(computed: &[AttrSchema]) -> Vec<ResourceSchema> {
@@ -368,7 +357,7 @@ mod tests {
     #[test]
     fn options_are_checked() {
         let attrs = BTreeMap::from([("dri".to_owned(), json!("x"))]);
-        let error = check_options(&attrs, &["dir"]).unwrap_err();
+        let error = crate::attrs::check_options(&attrs, &["dir"]).unwrap_err();
         assert_eq!(
             error.to_string(),
             "provider configuration: unknown option `dri` (known: dir)"

@@ -28,13 +28,7 @@ impl Dns {
     /// `url` (the API base such as `http://127.0.0.1:8081`), `api_key` (a secret reference or
     /// text) and `server_id` (default `localhost`).
     pub fn new(_stack_dir: &Path, attrs: &BTreeMap<String, Json>) -> Result<Dns, ProviderError> {
-        for key in attrs.keys() {
-            if !["url", "api_key", "server_id"].contains(&key.as_str()) {
-                return Err(ProviderError::Config(format!(
-                    "unknown option `{key}` (known: url, api_key, server_id)"
-                )));
-            }
-        }
+        crate::attrs::check_options(attrs, &["url", "api_key", "server_id"])?;
         let url = attrs.get("url").and_then(Json::as_str).ok_or_else(|| {
             ProviderError::Config("`url` is required, such as \"http://127.0.0.1:8081\"".to_owned())
         })?;

@@ -21,9 +21,10 @@ use serde_json::{json, Value as Json};
 
 pub use render::HEADER;
 
+use crate::attrs::check_options;
 use crate::attrs::invalid;
 use crate::kinds;
-use crate::manifest::{self, bool_option, check_options, text_option, SecretStore};
+use crate::manifest::{self, bool_option, text_option, SecretStore};
 
 /// Configuration of one GitOps output directory.
 #[derive(Debug, Clone)]

@@ -10,7 +10,8 @@ use kube::api::PropagationPolicy;
 use obp_engine::provider::ProviderError;
 use serde_json::Value as Json;
 
-use crate::manifest::{bool_option, check_options, text_option, SecretStore};
+use crate::attrs::check_options;
+use crate::manifest::{bool_option, text_option, SecretStore};
 
 /// Options a `provider kubernetes` block accepts (besides [`SecretStore::OPTIONS`]).
 pub const OPTIONS: &[&str] = &[

@@ -59,22 +59,8 @@ impl Postgres {
         secrets: Arc<dyn Secrets>,
     ) -> Result<Postgres, ProviderError> {
         const KNOWN: &[&str] = &["url", "sslmode", "sslrootcert"];
-        if let Some(key) = attrs.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(ProviderError::Config(format!(
-                "unknown option `{key}` (known: {})",
-                KNOWN.join(", ")
-            )));
-        }
-        let url = attrs.get("url").cloned().ok_or_else(|| {
-            ProviderError::Config(
-                "`url` is required, such as `url = secret(\"env:PG_ADMIN_URL\")`".to_owned(),
-            )
-        })?;
-        if !(url.is_string() || url.get("$secret").is_some()) {
-            return Err(ProviderError::Config(
-                "`url` must be a secret reference or a string".to_owned(),
-            ));
-        }
+        crate::attrs::check_options(attrs, KNOWN)?;
+        let url = crate::attrs::admin_url(attrs, "PG_ADMIN_URL")?;
         let sslmode = match attrs.get("sslmode") {
             None | Some(Json::Null) => None,
             Some(Json::String(mode)) => Some(SslMode::parse(mode).ok_or_else(|| {

@@ -61,22 +61,8 @@ impl Redis {
         secrets: Arc<dyn Secrets>,
     ) -> Result<Redis, ProviderError> {
         const KNOWN: &[&str] = &["url", "acl_save"];
-        if let Some(key) = attrs.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(ProviderError::Config(format!(
-                "unknown option `{key}` (known: {})",
-                KNOWN.join(", ")
-            )));
-        }
-        let url = attrs.get("url").cloned().ok_or_else(|| {
-            ProviderError::Config(
-                "`url` is required, such as `url = secret(\"env:REDIS_ADMIN_URL\")`".to_owned(),
-            )
-        })?;
-        if !(url.is_string() || url.get("$secret").is_some()) {
-            return Err(ProviderError::Config(
-                "`url` must be a secret reference or a string".to_owned(),
-            ));
-        }
+        crate::attrs::check_options(attrs, KNOWN)?;
+        let url = crate::attrs::admin_url(attrs, "REDIS_ADMIN_URL")?;
         let acl_save = match attrs.get("acl_save") {
             None | Some(Json::Null) => false,
             Some(Json::Bool(b)) => *b,

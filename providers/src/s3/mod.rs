@@ -65,12 +65,7 @@ impl S3 {
         attrs: &BTreeMap<String, Json>,
         secrets: Arc<dyn Secrets>,
     ) -> Result<S3, ProviderError> {
-        if let Some(key) = attrs.keys().find(|k| !OPTIONS.contains(&k.as_str())) {
-            return Err(ProviderError::Config(format!(
-                "unknown option `{key}` (known: {})",
-                OPTIONS.join(", ")
-            )));
-        }
+        crate::attrs::check_options(attrs, OPTIONS)?;
         let endpoint = match attrs.get("endpoint") {
             Some(Json::String(text)) => parse_endpoint(text)?,
             Some(_) => {
