@@ -2,8 +2,10 @@
 //! the GitOps provider into a temporary directory; the tree is snapshotted and the Odoo rules
 //! are asserted on the rendered output, not only on snapshots.
 
+mod tree;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use obp_engine::apply::{apply, ApplyOptions, Quiet};
@@ -74,143 +76,12 @@ async fn render(
     (dir, config)
 }
 
-/// Rendered files by path relative to `out/`.
-fn files(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().display().to_string();
-                out.insert(relative, std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    out
-}
-
-fn manifests(files: &BTreeMap<String, String>) -> Vec<(String, Json)> {
-    files
-        .iter()
-        .filter(|(path, _)| path.ends_with(".yaml") && !path.ends_with("kustomization.yaml"))
-        .map(|(path, text)| (path.clone(), serde_norway::from_str(text).unwrap()))
-        .collect()
-}
-
-fn containers(pod_spec: &Json) -> Vec<&Json> {
-    ["containers", "initContainers"]
-        .iter()
-        .filter_map(|k| pod_spec.get(*k).and_then(Json::as_array))
-        .flatten()
-        .collect()
-}
-
-fn is_digest(image: &str) -> bool {
-    image
-        .split_once("@sha256:")
-        .is_some_and(|(_, hex)| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 #[tokio::test]
 async fn quickstart_renders_a_correct_odoo_stack() {
     let (dir, _config) = render("quickstart", |text| text).await;
-    let rendered = files(&dir.path().join("out"));
-    insta::assert_snapshot!(
-        "quickstart_tree",
-        rendered
-            .iter()
-            .map(|(p, t)| format!("=== {p}\n{t}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let objects = manifests(&rendered);
-
-    let mut deployments = 0;
-    for (path, object) in &objects {
-        let kind = object["kind"].as_str().unwrap_or_default();
-        let pod = match kind {
-            "Deployment" | "StatefulSet" | "Job" => &object["spec"]["template"]["spec"],
-            "CronJob" => &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
-            _ => continue,
-        };
-        for container in containers(pod) {
-            let image = container["image"].as_str().unwrap_or_default();
-            assert!(
-                is_digest(image),
-                "{path}: image {image} is not pinned by digest"
-            );
-            let limits = &container["resources"]["limits"];
-            let requests = &container["resources"]["requests"];
-            assert!(
-                limits.get("memory").is_some() && requests.get("cpu").is_some(),
-                "{path}: {} lacks requests/limits",
-                container["name"]
-            );
-        }
-        let non_root = pod["securityContext"]["runAsNonRoot"] == Json::Bool(true);
-        assert!(non_root, "{path}: pods must run as non-root");
-        if kind == "Deployment" {
-            deployments += 1;
-            for container in containers(pod)
-                .into_iter()
-                .filter(|c| c.get("ports").is_some())
-            {
-                for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-                    assert!(
-                        container.get(probe).is_some(),
-                        "{path}: {} has no {probe}",
-                        container["name"]
-                    );
-                }
-            }
-        }
-    }
-    assert!(deployments >= 2, "an HTTP and a cron Deployment");
-
-    let websocket_to_8072 = objects
-        .iter()
-        .filter(|(_, o)| o["kind"] == "IngressRoute")
-        .any(|(_, route)| {
-            route["spec"]["routes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|r| {
-                    r["match"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .contains("/websocket")
-                        && r["services"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .any(|s| s["port"] == 8072)
-                })
-        });
-    assert!(
-        websocket_to_8072,
-        "/websocket must route to the gevent port 8072"
-    );
-
-    let confs: Vec<&String> = rendered
-        .iter()
-        .filter(|(p, _)| p.ends_with(".conf"))
-        .map(|(_, t)| t)
-        .collect();
-    assert!(!confs.is_empty(), "odoo.conf is rendered");
-    for conf in confs {
-        assert!(
-            conf.contains("list_db = False") && conf.contains("proxy_mode = True"),
-            "{conf}"
-        );
-        assert!(
-            !conf.contains("db_password") && !conf.contains("admin_passwd ="),
-            "no secrets in odoo.conf:\n{conf}"
-        );
-    }
+    let rendered = tree::files(&dir.path().join("out"));
+    insta::assert_snapshot!("quickstart_tree", tree::tree_text(&rendered));
+    tree::assert_odoo_rules("quickstart", &rendered);
 }
 
 #[tokio::test]

@@ -104,9 +104,10 @@ pub enum ProviderError {
     /// A feature the target system does not implement.
     #[error("`{attribute}` is not supported by this server: {message}")]
     NotSupported { attribute: String, message: String },
-    /// A secret reference that cannot be resolved.
-    #[error("secret `{0}` cannot be resolved")]
-    Secret(String),
+    /// A secret reference that cannot be resolved; `source` says where it was looked up
+    /// (`hint`, such as the environment variable to set).
+    #[error("secret `{path}` cannot be resolved: {hint}")]
+    Secret { path: String, hint: String },
     /// A wait (rollout, job) ran out of time or failed.
     #[error("{0}")]
     NotReady(String),
@@ -160,7 +161,14 @@ impl Secrets for EnvSecrets {
     fn resolve(&self, path: &str) -> Result<String, ProviderError> {
         match std::env::var(Self::variable(path)) {
             Ok(value) if !value.is_empty() => Ok(value),
-            _ => Err(ProviderError::Secret(path.to_owned())),
+            Ok(_) => Err(ProviderError::Secret {
+                path: path.to_owned(),
+                hint: format!("the environment variable {} is empty", Self::variable(path)),
+            }),
+            Err(_) => Err(ProviderError::Secret {
+                path: path.to_owned(),
+                hint: format!("set the environment variable {}", Self::variable(path)),
+            }),
         }
     }
 }

@@ -205,6 +205,36 @@ async fn zone_and_records_round_trip_on_the_server() {
     );
 }
 
+/// A CNAME target may be written with or without its final dot; both are the same record, so
+/// neither spelling shows as drift on the next plan.
+#[tokio::test]
+async fn cname_targets_with_or_without_the_final_dot_are_stable() {
+    for (test, target) in [
+        ("cname-dot", "\"ingress.example.net.\""),
+        ("cname-nodot", "\"ingress.example.net\""),
+    ] {
+        let zone = zone(test);
+        let run = Run::new();
+        run.write(&body(&zone, &format!("[{target}]"), "CNAME"));
+        run.apply(&run.plan(false).await.unwrap()).await;
+        assert_eq!(
+            live_records(
+                &live_zone(&zone).await.unwrap(),
+                &format!("erp.{zone}."),
+                "CNAME"
+            ),
+            ["ingress.example.net."]
+        );
+        let again = run.plan(false).await.unwrap();
+        assert!(
+            again.drift.is_empty() && !again.has_changes(),
+            "{target}: {:?}",
+            actions(&again)
+        );
+        run.apply(&run.plan(true).await.unwrap()).await;
+    }
+}
+
 #[tokio::test]
 async fn records_changed_on_the_server_are_drift() {
     let zone = zone("drift");

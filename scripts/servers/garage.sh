@@ -40,6 +40,7 @@ ensure_installed() {
 
 start() {
   ensure_installed
+  rm -rf "$home"
   mkdir -p "$home/meta" "$home/data"
   local rpc s3 admin secret token config
   rpc=$(free_port)

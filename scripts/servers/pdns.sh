@@ -24,6 +24,8 @@ start)
       exit 1
     fi
   fi
+  # A fresh database each start: a previous run's zones must not leak into this one.
+  rm -rf "$home"
   mkdir -p "$home"
   sqlite3 "$home/pdns.sqlite3" < /usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql
   api_port=$(free_port)

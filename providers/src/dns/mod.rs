@@ -234,10 +234,16 @@ impl Provider for Dns {
                     return Ok(None);
                 };
                 let mut inputs = prior.inputs.clone();
-                inputs.insert(
-                    "records".to_owned(),
-                    json!(records::display(&wanted.rtype, &live.records)),
-                );
+                // Compared in PowerDNS's canonical form: `target.example.` and `target.example`
+                // are the same CNAME, and the blueprint's spelling is kept.
+                let mut live_records = live.records.clone();
+                live_records.sort();
+                if live_records != wanted.records {
+                    inputs.insert(
+                        "records".to_owned(),
+                        json!(records::display(&wanted.rtype, &live.records)),
+                    );
+                }
                 if prior.inputs.contains_key("ttl") || live.ttl != records::DEFAULT_TTL {
                     inputs.insert("ttl".to_owned(), json!(live.ttl));
                 }

@@ -1,0 +1,541 @@
+//! The examples that manage data-plane resources, applied for real by the `obp` binary
+//! against the test servers (`scripts/servers/*.sh`: PostgreSQL, Redis, PowerDNS and moto for
+//! S3, whose versioning the buckets use), the way an operator runs them:
+//!
+//! apply → an empty second plan → the rendered tree (snapshot + the Odoo rules) and every
+//! database, role, ACL user, bucket and DNS record checked directly on its server → a destroy
+//! that protection refuses in production → `protect = false` → destroy → every one of them
+//! checked gone. Secrets are generated per run and must appear nowhere: not in the output,
+//! the state or the rendered files.
+//!
+//! The examples share tenant names (`acme` …), so they run one after the other in one test.
+//! A run that fails half-way leaves objects on the servers: restart them (`scripts/test` does)
+//! before running again.
+
+mod tree;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value as Json;
+
+fn server_env(name: &str, script: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run the tests through scripts/test, or start the server with \
+             `bash scripts/servers/{script}.sh start DIR` and load DIR/{script}.env"
+        )
+    })
+}
+
+struct Servers {
+    pg_url: String,
+    redis_url: String,
+    pdns_url: String,
+    pdns_key: String,
+    s3_endpoint: String,
+    s3_access: String,
+    s3_secret: String,
+}
+
+impl Servers {
+    fn from_env() -> Servers {
+        Servers {
+            pg_url: server_env("OBP_TEST_PG_URL", "postgres"),
+            redis_url: server_env("OBP_TEST_REDIS_URL", "redis"),
+            pdns_url: server_env("OBP_TEST_PDNS_URL", "pdns"),
+            pdns_key: server_env("OBP_TEST_PDNS_KEY", "pdns"),
+            s3_endpoint: server_env("OBP_TEST_MOTO_ENDPOINT", "moto"),
+            s3_access: server_env("OBP_TEST_MOTO_ACCESS_KEY", "moto"),
+            s3_secret: server_env("OBP_TEST_MOTO_SECRET_KEY", "moto"),
+        }
+    }
+
+    /// What the examples' `secret("env:…")` provider credentials name, on the test servers.
+    fn admin_env(&self, name: &str) -> Option<&str> {
+        Some(match name {
+            "PG_ADMIN_URL"
+            | "ACME_PG_ADMIN_URL"
+            | "PG_SHARED_ADMIN_URL"
+            | "PG_GLOBEX_ADMIN_URL" => &self.pg_url,
+            "REDIS_ADMIN_URL" => &self.redis_url,
+            "PDNS_API_KEY" => &self.pdns_key,
+            "S3_ACCESS_KEY" => &self.s3_access,
+            "S3_SECRET_KEY" => &self.s3_secret,
+            _ => return None,
+        })
+    }
+}
+
+/// One example copied to a temporary directory, with the variables and environment it runs
+/// with.
+struct Example {
+    name: String,
+    dir: tempfile::TempDir,
+    vars: Vec<String>,
+    env: BTreeMap<String, String>,
+    /// Values of the generated tenant secrets, which must never be written anywhere.
+    secret_values: Vec<String>,
+}
+
+impl Example {
+    fn new(name: &str, vars: &[(&str, &str)], servers: &Servers) -> Example {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(Path::new("examples").join(name))
+            .unwrap()
+            .flatten()
+        {
+            if entry.path().extension().is_some_and(|e| e == "obp") {
+                std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+            }
+        }
+        let mut example = Example {
+            name: name.to_owned(),
+            dir,
+            vars: vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            env: BTreeMap::new(),
+            secret_values: Vec::new(),
+        };
+        example.set_secrets(servers);
+        example
+    }
+
+    /// Every `secret(…)` the configuration references gets a value: provider credentials
+    /// point at the test servers, tenant secrets get a fresh random value.
+    fn set_secrets(&mut self, servers: &Servers) {
+        let mut options = obp_lang::Options::default();
+        for var in &self.vars {
+            let (name, value) = var.split_once('=').unwrap();
+            options
+                .eval
+                .vars
+                .insert(name.to_owned(), obp_lang::value::Value::str(value));
+        }
+        let checked = obp_lang::check_stack(self.dir.path(), &options);
+        let config = checked.config.unwrap_or_else(|| {
+            panic!(
+                "{}:\n{}",
+                self.name,
+                obp_lang::diagnostics::render::to_text(
+                    &checked.diagnostics,
+                    &checked.sources,
+                    false
+                )
+            )
+        });
+        let mut paths = BTreeSet::new();
+        secret_paths(&serde_json::to_value(&config).unwrap(), &mut paths);
+        for path in paths {
+            let variable = obp_engine::provider::EnvSecrets::variable(&path);
+            let value = match path.strip_prefix("env:") {
+                Some(name) => servers
+                    .admin_env(name)
+                    .unwrap_or_else(|| panic!("{}: the test does not know `{path}`", self.name))
+                    .to_owned(),
+                None => {
+                    let value = format!("obp-live-{}", uuid_like());
+                    self.secret_values.push(value.clone());
+                    value
+                }
+            };
+            self.env.insert(variable, value);
+        }
+    }
+
+    fn obp(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_obp"));
+        command.current_dir(self.dir.path()).args(args);
+        for var in &self.vars {
+            command.args(["--var", var]);
+        }
+        command.envs(&self.env).env("NO_COLOR", "1");
+        command.output().unwrap()
+    }
+
+    fn run_ok(&self, args: &[&str]) -> String {
+        let output = self.obp(args);
+        let text = output_text(&output);
+        assert!(
+            output.status.success(),
+            "{} `obp {}` failed:\n{text}",
+            self.name,
+            args.join(" ")
+        );
+        self.assert_no_secret(&format!("the output of `obp {}`", args.join(" ")), &text);
+        text
+    }
+
+    fn assert_no_secret(&self, what: &str, text: &str) {
+        for value in &self.secret_values {
+            assert!(
+                !text.contains(value),
+                "{}: a secret value is in {what}",
+                self.name
+            );
+        }
+    }
+
+    /// The state file (the examples keep it beside the stack, or under `state/`).
+    fn state(&self) -> (PathBuf, Json) {
+        let candidates = [self.dir.path().join("obp.state.json")].into_iter().chain(
+            std::fs::read_dir(self.dir.path().join("state"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json")),
+        );
+        let mut found: Vec<PathBuf> = candidates.filter(|p| p.exists()).collect();
+        found.sort();
+        let path = found
+            .pop()
+            .unwrap_or_else(|| panic!("{}: no state file", self.name));
+        let text = std::fs::read_to_string(&path).unwrap();
+        self.assert_no_secret("the state", &text);
+        (path, serde_json::from_str(&text).unwrap())
+    }
+}
+
+fn output_text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn uuid_like() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    format!("{:016x}", hasher.finish())
+}
+
+fn secret_paths(value: &Json, out: &mut BTreeSet<String>) {
+    match value {
+        Json::Object(map) => {
+            if let Some(Json::String(path)) = map.get("$secret") {
+                out.insert(path.clone());
+            }
+            map.values().for_each(|v| secret_paths(v, out));
+        }
+        Json::Array(items) => items.iter().for_each(|v| secret_paths(v, out)),
+        _ => {}
+    }
+}
+
+/// A data-plane object an example manages, as recorded in its state.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Object {
+    Role(String),
+    Database(String),
+    AclUser(String),
+    Bucket(String),
+    Record {
+        zone: String,
+        name: String,
+        rtype: String,
+    },
+}
+
+fn objects(state: &Json) -> BTreeSet<Object> {
+    let mut out = BTreeSet::new();
+    for resource in state["resources"].as_object().unwrap().values() {
+        let input = |key: &str| {
+            resource["inputs"][key]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let object = match resource["type"].as_str().unwrap_or_default() {
+            "postgres.role" => Object::Role(input("name")),
+            "postgres.database" => Object::Database(input("name")),
+            "redis.acl_user" => Object::AclUser(input("name")),
+            "s3.bucket" => Object::Bucket(input("name")),
+            "dns.record" => Object::Record {
+                zone: input("zone"),
+                name: input("name"),
+                rtype: input("type"),
+            },
+            _ => continue,
+        };
+        out.insert(object);
+    }
+    out
+}
+
+/// Whether `object` exists, asked directly of its server (not through obp).
+async fn exists(servers: &Servers, object: &Object) -> bool {
+    match object {
+        Object::Role(name) | Object::Database(name) => {
+            let config: tokio_postgres::Config = servers.pg_url.parse().unwrap();
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let query = if matches!(object, Object::Role(_)) {
+                "SELECT count(*) FROM pg_roles WHERE rolname = $1"
+            } else {
+                "SELECT count(*) FROM pg_database WHERE datname = $1"
+            };
+            let count: i64 = client.query_one(query, &[name]).await.unwrap().get(0);
+            count == 1
+        }
+        Object::AclUser(name) => {
+            let client = redis::Client::open(servers.redis_url.as_str()).unwrap();
+            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+            let user: redis::Value = redis::cmd("ACL")
+                .arg("GETUSER")
+                .arg(name)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            user != redis::Value::Nil
+        }
+        Object::Bucket(name) => {
+            let endpoint: url::Url = servers.s3_endpoint.parse().unwrap();
+            let bucket = rusty_s3::Bucket::new(
+                endpoint,
+                rusty_s3::UrlStyle::Path,
+                name.clone(),
+                "eu-central-1",
+            )
+            .unwrap();
+            let credentials =
+                rusty_s3::Credentials::new(servers.s3_access.clone(), servers.s3_secret.clone());
+            use rusty_s3::S3Action;
+            let url = rusty_s3::actions::HeadBucket::new(&bucket, Some(&credentials))
+                .sign(std::time::Duration::from_secs(60));
+            let status = reqwest::Client::new()
+                .head(url)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(
+                status.is_success() || status == reqwest::StatusCode::NOT_FOUND,
+                "HEAD bucket {name}: {status}"
+            );
+            status.is_success()
+        }
+        Object::Record { zone, name, rtype } => {
+            let zone = pdns_zone(servers, zone)
+                .await
+                .unwrap_or_else(|| panic!("zone {zone} is gone"));
+            zone["rrsets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|set| set["name"] == format!("{name}.") && set["type"] == rtype.as_str())
+        }
+    }
+}
+
+async fn pdns(
+    servers: &Servers,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Json>,
+) -> reqwest::Response {
+    for _ in 0..20 {
+        let mut request = reqwest::Client::new()
+            .request(
+                method.clone(),
+                format!("{}/api/v1/servers/localhost{path}", servers.pdns_url),
+            )
+            .header("X-API-Key", &servers.pdns_key);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        // SQLite contention inside PowerDNS answers 500: ask again.
+        if !response.status().is_server_error() {
+            return response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("PowerDNS kept answering 500 to {method} {path}");
+}
+
+async fn pdns_zone(servers: &Servers, zone: &str) -> Option<Json> {
+    let response = pdns(
+        servers,
+        reqwest::Method::GET,
+        &format!("/zones/{zone}."),
+        None,
+    )
+    .await;
+    response
+        .status()
+        .is_success()
+        .then(|| response.json())?
+        .await
+        .ok()
+}
+
+/// Applies an example, checks it, destroys it and checks the servers are clean again.
+/// `databases`: whether the example manages databases on a server (dev runs PostgreSQL in
+/// the cluster instead); `protected`: whether its data is protected from destroy (staging,
+/// prod).
+async fn round_trip(
+    example: &Example,
+    servers: &Servers,
+    snapshot: &str,
+    databases: bool,
+    protected: bool,
+) {
+    example.run_ok(&["apply", "--auto-approve", "--parallelism", "4"]);
+
+    let plan = example.obp(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}: a second plan must be empty:\n{}",
+        example.name,
+        output_text(&plan)
+    );
+
+    let rendered = tree::files(&example.dir.path().join("out"));
+    for (path, text) in &rendered {
+        example.assert_no_secret(path, text);
+    }
+    insta::assert_snapshot!(snapshot, tree::tree_text(&rendered));
+    tree::assert_odoo_rules(&example.name, &rendered);
+
+    let (_, state) = example.state();
+    let managed = objects(&state);
+    assert_eq!(
+        managed.iter().any(|o| matches!(o, Object::Database(_))),
+        databases,
+        "{}: databases managed on the server: {managed:?}",
+        example.name
+    );
+    for object in &managed {
+        assert!(
+            exists(servers, object).await,
+            "{}: {object:?} is in state but not on its server",
+            example.name
+        );
+    }
+
+    if protected {
+        let refused = example.obp(&["destroy", "--auto-approve"]);
+        let text = output_text(&refused);
+        assert!(
+            !refused.status.success() && text.contains("E0611"),
+            "{}: production data is protected from destroy:\n{text}",
+            example.name
+        );
+        for object in &managed {
+            assert!(
+                exists(servers, object).await,
+                "{}: {object:?} survived a refused destroy",
+                example.name
+            );
+        }
+        unprotect(&example.dir.path().join("stack.obp"));
+        example.run_ok(&["apply", "--auto-approve"]);
+    }
+    example.run_ok(&["destroy", "--auto-approve", "--parallelism", "4"]);
+    for object in &managed {
+        assert!(
+            !exists(servers, object).await,
+            "{}: {object:?} is still on its server after destroy",
+            example.name
+        );
+    }
+    let left: Vec<String> = tree::files(&example.dir.path().join("out"))
+        .into_keys()
+        .filter(|p| !p.ends_with("kustomization.yaml"))
+        .collect();
+    assert!(left.is_empty(), "{}: destroy left {left:?}", example.name);
+}
+
+/// Decommissioning: `protect = false` in every Odoo stack module of the file.
+fn unprotect(stack: &Path) {
+    let text = std::fs::read_to_string(stack).unwrap();
+    let mut out = String::new();
+    let mut changed = false;
+    for line in text.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line.starts_with("use odoo.")
+            && line.ends_with('{')
+            && !line.contains("odoo.environments")
+        {
+            out.push_str("  protect = false\n");
+            changed = true;
+        }
+    }
+    assert!(
+        changed,
+        "{}: no Odoo stack module to unprotect",
+        stack.display()
+    );
+    std::fs::write(stack, out).unwrap();
+}
+
+#[tokio::test]
+async fn examples_apply_and_destroy_against_real_servers() {
+    let servers = Servers::from_env();
+    let s3_api = format!("s3_api={}", servers.s3_endpoint);
+    let dns_api = format!("dns_api={}", servers.pdns_url);
+
+    // The dedicated example manages records in a zone that exists already.
+    let zone = serde_json::json!({ "name": "acme.example.", "kind": "Native", "nameservers": [] });
+    if pdns_zone(&servers, "acme.example").await.is_none() {
+        let created = pdns(&servers, reqwest::Method::POST, "/zones", Some(zone)).await;
+        assert!(
+            created.status().is_success(),
+            "creating the acme.example zone: {}",
+            created.status()
+        );
+    }
+
+    let split = |var: &str| -> (String, String) {
+        let (k, v) = var.split_once('=').unwrap();
+        (k.to_owned(), v.to_owned())
+    };
+    let (s3_key, s3_value) = split(&s3_api);
+    let (dns_key, dns_value) = split(&dns_api);
+    let with_s3 = [(s3_key.as_str(), s3_value.as_str())];
+    let with_s3_dns = [
+        (s3_key.as_str(), s3_value.as_str()),
+        (dns_key.as_str(), dns_value.as_str()),
+    ];
+
+    let dedicated = Example::new("dedicated", &with_s3_dns, &servers);
+    round_trip(&dedicated, &servers, "dedicated_tree", true, true).await;
+    let saas = Example::new("saas", &with_s3, &servers);
+    round_trip(&saas, &servers, "saas_tree", true, true).await;
+    let hybrid = Example::new("hybrid", &with_s3, &servers);
+    round_trip(&hybrid, &servers, "hybrid_tree", true, true).await;
+    for environment in ["dev", "staging", "prod"] {
+        let multi = Example::new("multi-env", &[("environment", environment)], &servers);
+        round_trip(
+            &multi,
+            &servers,
+            &format!("multi_env_{environment}_tree"),
+            environment != "dev",
+            environment != "dev",
+        )
+        .await;
+    }
+
+    let deleted = pdns(
+        &servers,
+        reqwest::Method::DELETE,
+        "/zones/acme.example.",
+        None,
+    )
+    .await;
+    assert!(
+        deleted.status().is_success(),
+        "deleting the acme.example zone: {}",
+        deleted.status()
+    );
+}

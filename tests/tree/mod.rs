@@ -1,0 +1,163 @@
+//! Reading a rendered GitOps tree and checking the Odoo rules on it: shared by the example
+//! tests that render without servers (`tests/examples.rs`) and those applied against real
+//! servers (`tests/examples_live.rs`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+/// Rendered files by path relative to `root`.
+pub fn files(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                out.insert(relative, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// The tree as one text, for a snapshot.
+pub fn tree_text(files: &BTreeMap<String, String>) -> String {
+    files
+        .iter()
+        .map(|(p, t)| format!("=== {p}\n{t}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every Kubernetes object of the tree (kustomizations aside), parsed.
+pub fn manifests(files: &BTreeMap<String, String>) -> Vec<(String, Json)> {
+    files
+        .iter()
+        .filter(|(path, _)| path.ends_with(".yaml") && !path.ends_with("kustomization.yaml"))
+        .map(|(path, text)| (path.clone(), serde_norway::from_str(text).unwrap()))
+        .collect()
+}
+
+fn containers(pod_spec: &Json) -> Vec<&Json> {
+    ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| pod_spec.get(*k).and_then(Json::as_array))
+        .flatten()
+        .collect()
+}
+
+pub fn is_digest(image: &str) -> bool {
+    image
+        .split_once("@sha256:")
+        .is_some_and(|(_, hex)| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The rules every rendered Odoo stack keeps: digest-pinned images, requests and limits,
+/// non-root pods, probes on serving containers, `/websocket` routed to the gevent port 8072
+/// (to 8069 when Odoo runs threaded, in dev), and `odoo.conf` with `list_db = False`, `proxy_mode = True` and no secrets.
+pub fn assert_odoo_rules(name: &str, rendered: &BTreeMap<String, String>) {
+    let objects = manifests(rendered);
+    let mut deployments = 0;
+    for (path, object) in &objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let pod = match kind {
+            "Deployment" | "StatefulSet" | "Job" => &object["spec"]["template"]["spec"],
+            "CronJob" => &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+            _ => continue,
+        };
+        for container in containers(pod) {
+            let image = container["image"].as_str().unwrap_or_default();
+            assert!(
+                is_digest(image),
+                "{name} {path}: image {image} is not pinned by digest"
+            );
+            let limits = &container["resources"]["limits"];
+            let requests = &container["resources"]["requests"];
+            assert!(
+                limits.get("memory").is_some() && requests.get("cpu").is_some(),
+                "{name} {path}: {} lacks requests/limits",
+                container["name"]
+            );
+        }
+        let non_root = pod["securityContext"]["runAsNonRoot"] == Json::Bool(true);
+        assert!(non_root, "{name} {path}: pods must run as non-root");
+        if kind == "Deployment" {
+            deployments += 1;
+            for container in containers(pod)
+                .into_iter()
+                .filter(|c| c.get("ports").is_some())
+            {
+                for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+                    assert!(
+                        container.get(probe).is_some(),
+                        "{name} {path}: {} has no {probe}",
+                        container["name"]
+                    );
+                }
+            }
+        }
+    }
+    assert!(deployments >= 2, "{name}: an HTTP and a cron Deployment");
+
+    let routes: Vec<&Json> = objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "IngressRoute")
+        .flat_map(|(_, route)| route["spec"]["routes"].as_array().into_iter().flatten())
+        .collect();
+    assert!(!routes.is_empty(), "{name}: Odoo is routed");
+    let mut conf_count = 0;
+    let mut prefork = false;
+    let mut check_conf = |where_: &str, conf: &str| {
+        conf_count += 1;
+        prefork |= conf
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("workers = "))
+            .any(|n| n.trim() != "0");
+        assert!(
+            conf.contains("list_db = False") && conf.contains("proxy_mode = True"),
+            "{name} {where_}:\n{conf}"
+        );
+        assert!(
+            !conf.contains("db_password") && !conf.contains("admin_passwd ="),
+            "{name} {where_}: no secrets in odoo.conf:\n{conf}"
+        );
+    };
+    for (path, text) in rendered.iter().filter(|(p, _)| p.ends_with(".conf")) {
+        check_conf(path, text);
+    }
+    for (path, object) in objects.iter().filter(|(_, o)| o["kind"] == "ConfigMap") {
+        for (key, value) in object["data"].as_object().into_iter().flatten() {
+            if key.ends_with(".conf") {
+                check_conf(&format!("{path} {key}"), value.as_str().unwrap_or_default());
+            }
+        }
+    }
+    assert!(conf_count > 0, "{name}: odoo.conf is rendered");
+
+    // With workers, websockets are served by the gevent process on 8072; a threaded Odoo
+    // (dev) serves them on its HTTP port.
+    let port = if prefork { 8072 } else { 8069 };
+    let websocket_routed = routes.iter().any(|r| {
+        r["match"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/websocket")
+            && r["services"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["port"] == port)
+    });
+    assert!(
+        websocket_routed,
+        "{name}: /websocket must route to port {port}"
+    );
+}
