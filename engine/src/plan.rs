@@ -107,6 +107,12 @@ pub struct Plan {
     pub stack: String,
     #[serde(default)]
     pub vars: BTreeMap<String, Json>,
+    /// Soft policies overridden for this plan (`--override-policy`), kept for `apply FILE`.
+    #[serde(default)]
+    pub overrides: Vec<String>,
+    /// What the policies said about the configuration (denials that did not block, warnings).
+    #[serde(default)]
+    pub policies: Vec<obp_lang::eval::PolicyFinding>,
 }
 
 impl Plan {
@@ -294,6 +300,8 @@ pub async fn plan(
         outputs,
         stack: String::new(),
         vars: BTreeMap::new(),
+        overrides: Vec::new(),
+        policies: config.findings.clone(),
     })
 }
 

@@ -92,6 +92,13 @@ pub fn human(plan: &Plan, color: bool) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "Plan: {}.", counts(&changes));
+    if !plan.overrides.is_empty() {
+        let _ = writeln!(
+            out,
+            "Soft policies overridden for this plan: {}.",
+            plan.overrides.join(", ")
+        );
+    }
     let mut tenants: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for change in &changes {
         if let Some(tenant) = address::tenant_of(&change.module) {
@@ -244,6 +251,8 @@ pub fn json(plan: &Plan) -> Json {
         "drift": drift,
         "moved": plan.moved.iter().map(|(f, t)| json!({"from": f, "to": t})).collect::<Vec<_>>(),
         "outputs": plan.outputs.iter().map(|(k, v)| (k.clone(), mask(v, false))).collect::<serde_json::Map<_, _>>(),
+        "policies": plan.policies,
+        "overrides": plan.overrides,
         "summary": {
             "add": count(Action::Create),
             "change": count(Action::Update),

@@ -443,3 +443,110 @@ impl IntoDiagnostic for EvalError {
         }
     }
 }
+
+/// Policy checks (E08xx): what `policy` blocks say about the resources, and policies that
+/// cannot be applied as written.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum PolicyError {
+    /// A rule matched a resource: a denial (an error when it blocks) or a warning.
+    #[error("policy `{}` {} `{}`: {}{}", finding.policy, if finding.effect == "deny" { "denies" } else { "warns about" }, finding.address, finding.message, if finding.overridden { " (overridden)" } else { "" })]
+    Finding {
+        span: Span,
+        rule: Span,
+        policy_span: Span,
+        finding: crate::eval::PolicyFinding,
+    },
+    /// A condition that evaluated to something other than a bool.
+    #[error("the condition of a rule of policy `{policy}` is {found}, not a bool")]
+    NotBool {
+        span: Span,
+        policy: String,
+        found: String,
+    },
+    /// A level other than hard, soft or advisory.
+    #[error("unknown policy level `{level}`")]
+    UnknownLevel { span: Span, level: String },
+    /// A condition that reads values obp does not have while planning.
+    #[error("policy `{policy}` cannot decide on `{address}` while planning")]
+    Undecided {
+        span: Span,
+        rule: Span,
+        policy: String,
+        address: String,
+        /// The condition reads a secret reference (rather than a value known after apply).
+        secret: bool,
+    },
+    /// `--override-policy NAME` where no policy has that name.
+    #[error("`--override-policy {name}` names no policy of this stack")]
+    UnknownOverride { name: String, known: Vec<String> },
+    /// `--override-policy` for a policy that is not `soft`.
+    #[error("policy `{policy}` is {level}: only soft policies can be overridden")]
+    NotOverridable {
+        span: Span,
+        policy: String,
+        level: String,
+    },
+}
+
+impl IntoDiagnostic for PolicyError {
+    fn into_diagnostic(self) -> Diagnostic {
+        let message = self.to_string();
+        match self {
+            PolicyError::Finding {
+                span,
+                rule,
+                policy_span,
+                finding,
+            } => {
+                let diagnostic = if finding.blocking {
+                    Diagnostic::error("E0801", message)
+                } else {
+                    Diagnostic::warning("E0802", message)
+                };
+                let diagnostic = diagnostic
+                    .primary(span, "this resource")
+                    .secondary(rule, "this rule");
+                let diagnostic = if policy_span.file == rule.file {
+                    diagnostic
+                } else {
+                    diagnostic.secondary(policy_span, "the policy")
+                };
+                match (finding.blocking, finding.level.as_str()) {
+                    (true, "soft") => diagnostic.help(format!(
+                        "change the resource so the rule holds; or, once reviewed, allow it with `--override-policy {}`",
+                        finding.policy
+                    )),
+                    (true, _) => diagnostic.help(
+                        "change the resource so the rule holds, or the rule if it is wrong: a hard policy cannot be overridden",
+                    ),
+                    (false, _) => diagnostic,
+                }
+            }
+            PolicyError::NotBool { span, .. } => Diagnostic::error("E0803", message)
+                .primary(span, "this condition")
+                .help("a rule's condition must be true (the rule matches) or false"),
+            PolicyError::UnknownLevel { span, .. } => Diagnostic::error("E0804", message)
+                .primary(span, "here")
+                .help("write `hard` (the default), `soft` or `advisory`"),
+            PolicyError::Undecided {
+                span, rule, secret, ..
+            } => Diagnostic::warning("E0805", message)
+                .primary(span, "this resource")
+                .secondary(rule, "this rule")
+                .help(if secret {
+                    "the condition reads a secret reference, whose value policies never see: test other attributes"
+                } else {
+                    "the condition reads attributes known only after apply: test values that are known while planning"
+                }),
+            PolicyError::UnknownOverride { known, .. } => Diagnostic::error("E0806", message)
+                .help(if known.is_empty() {
+                    "this stack declares no policy".to_owned()
+                } else {
+                    format!("the policies are: {}", known.join(", "))
+                }),
+            PolicyError::NotOverridable { span, .. } => Diagnostic::error("E0807", message)
+                .primary(span, "declared here")
+                .help("fix what the policy denies, or declare the policy `soft` if overriding it must be possible"),
+        }
+    }
+}

@@ -14,7 +14,7 @@ use obp_lang::diagnostics::IntoDiagnostic;
 
 use super::output::Color;
 use super::plan::{make, PlanArgs};
-use super::stack::Stack;
+use super::stack::{Policies, Stack};
 use super::StackArgs;
 
 pub struct Flags {
@@ -121,7 +121,12 @@ pub async fn run(
             return run_saved(path, flags, color).await;
         }
     }
-    let Ok(stack) = Stack::load(args, color)? else {
+    let policies = if flags.destroy {
+        Policies::Skip
+    } else {
+        Policies::Check
+    };
+    let Ok(stack) = Stack::load(args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack
@@ -159,8 +164,14 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> anyhow::Result<Ex
     let stack_args = StackArgs {
         path: Some(made.stack.clone().into()),
         vars: made.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        overrides: made.overrides.clone(),
     };
-    let Ok(stack) = Stack::load(&stack_args, color)? else {
+    let policies = if made.destroy {
+        Policies::Skip
+    } else {
+        Policies::Check
+    };
+    let Ok(stack) = Stack::load(&stack_args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("apply").await else {

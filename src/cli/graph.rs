@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use obp_engine::graph::Graph;
 
 use super::output::Color;
-use super::stack::Stack;
+use super::stack::{Policies, Stack};
 use super::StackArgs;
 
 pub async fn run(args: &StackArgs, module: Option<&str>, color: Color) -> anyhow::Result<ExitCode> {
-    let Ok(stack) = Stack::load(args, color)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(state) = stack.state().await else {
@@ -29,7 +29,7 @@ pub async fn run(args: &StackArgs, module: Option<&str>, color: Color) -> anyhow
 }
 
 pub async fn providers(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode> {
-    let Ok(stack) = Stack::load(args, color)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     for name in stack.providers.names() {

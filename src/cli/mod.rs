@@ -35,6 +35,9 @@ pub struct StackArgs {
     /// A value for one of the stack's params: NAME=VALUE (VALUE is JSON, or plain text)
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Let a soft policy deny this once, after review (validate, plan, apply; repeatable)
+    #[arg(long = "override-policy", value_name = "POLICY")]
+    pub overrides: Vec<String>,
 }
 
 impl StackArgs {
@@ -54,6 +57,9 @@ impl StackArgs {
                 .vars
                 .insert(name.trim().to_owned(), obp_lang::value::parse_var(value));
         }
+        options.eval.policies = obp_lang::eval::PolicyMode::Enforce {
+            overrides: self.overrides.iter().cloned().collect(),
+        };
         Ok(options)
     }
 }

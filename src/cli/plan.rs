@@ -8,7 +8,7 @@ use obp_engine::plan::{plan, Plan, PlanOptions};
 use obp_engine::{render, saved};
 
 use super::output::Color;
-use super::stack::{Failed, Stack};
+use super::stack::{Failed, Policies, Stack};
 use super::StackArgs;
 
 /// Options shared by plan, apply and destroy.
@@ -56,6 +56,9 @@ pub async fn make(
         Failed
     })?;
     made.stack = args.path().display().to_string();
+    if !destroy {
+        made.overrides = args.overrides.clone();
+    }
     made.vars = args
         .options()
         .map(|o| {
@@ -82,7 +85,12 @@ pub async fn run(
     flags: Flags,
     color: Color,
 ) -> anyhow::Result<ExitCode> {
-    let Ok(stack) = Stack::load(args, color)? else {
+    let policies = if flags.destroy {
+        Policies::Skip
+    } else {
+        Policies::Check
+    };
+    let Ok(stack) = Stack::load(args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("plan").await else {

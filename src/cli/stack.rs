@@ -25,10 +25,25 @@ pub struct Stack {
 /// Why loading stopped (the diagnostics were printed).
 pub struct Failed;
 
+/// Whether loading checks the stack's policies: when moving towards the configuration
+/// (plan, apply), not when destroying it or reading state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policies {
+    Check,
+    Skip,
+}
+
 impl Stack {
-    pub fn load(args: &StackArgs, color: Color) -> anyhow::Result<Result<Stack, Failed>> {
+    pub fn load(
+        args: &StackArgs,
+        color: Color,
+        policies: Policies,
+    ) -> anyhow::Result<Result<Stack, Failed>> {
         let path = args.path();
-        let options = args.options()?;
+        let mut options = args.options()?;
+        if policies == Policies::Skip {
+            options.eval.policies = obp_lang::eval::PolicyMode::Skip;
+        }
         let checked = obp_lang::check_stack(&path, &options);
         output::diagnostics(&checked.diagnostics, &checked.sources, color);
         if checked.has_errors() {

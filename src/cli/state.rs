@@ -10,7 +10,7 @@ use obp_engine::state::{JournalEntry, ResourceState, State};
 use obp_lang::diagnostics::suggest;
 
 use super::output::Color;
-use super::stack::Stack;
+use super::stack::{Policies, Stack};
 use super::StackArgs;
 
 #[derive(clap::Subcommand, Clone)]
@@ -49,7 +49,7 @@ fn missing(state: &State, address: &str) -> StateError {
 }
 
 pub async fn show(args: &StackArgs, json: bool, color: Color) -> anyhow::Result<ExitCode> {
-    let Ok(stack) = Stack::load(args, color)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(state) = stack.state().await else {
@@ -91,7 +91,7 @@ pub async fn output(
     json: bool,
     color: Color,
 ) -> anyhow::Result<ExitCode> {
-    let Ok(stack) = Stack::load(args, color)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(state) = stack.state().await else {
@@ -127,7 +127,7 @@ pub async fn state(command: &StateCommand, color: Color) -> anyhow::Result<ExitC
         | StateCommand::Rm { stack, .. }
         | StateCommand::Mv { stack, .. } => stack,
     };
-    let Ok(stack) = Stack::load(args, color)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("state").await else {
@@ -201,7 +201,7 @@ pub async fn state(command: &StateCommand, color: Color) -> anyhow::Result<ExitC
 
 /// Reads every resource again and records what is live (drift becomes the new state).
 pub async fn refresh(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode> {
-    let Ok(stack) = Stack::load(args, color)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("refresh").await else {
@@ -265,7 +265,7 @@ pub async fn import(
     id: &str,
     color: Color,
 ) -> anyhow::Result<ExitCode> {
-    let Ok(stack) = Stack::load(args, color)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("import").await else {
@@ -319,7 +319,7 @@ pub async fn import(
 }
 
 pub async fn force_unlock(args: &StackArgs, id: &str, color: Color) -> anyhow::Result<ExitCode> {
-    let Ok(stack) = Stack::load(args, color)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     match stack.backend.force_unlock(id).await {

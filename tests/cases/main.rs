@@ -91,6 +91,17 @@ fn run_case(name: &str, path: &Path) -> Result<(), Failed> {
             if checked.has_errors() {
                 return Err(format!("expected success, got:\n{rendered}").into());
             }
+            // A valid case lists the warnings it must produce, and produces no others.
+            let mut wanted = header.codes.clone();
+            wanted.sort();
+            let mut got: Vec<String> = found.iter().map(|c| (*c).to_owned()).collect();
+            got.sort();
+            got.dedup();
+            if wanted != got {
+                return Err(
+                    format!("expected warnings {wanted:?}, got {got:?}:\n{rendered}").into(),
+                );
+            }
             let output = match &checked.config {
                 Some(config) => {
                     let again = obp_lang::check_stack(path, &options);
@@ -257,7 +268,9 @@ fn run_cli(name: &str, path: &Path, header: &Header) -> Result<(), Failed> {
         ));
     }
     for code in &header.codes {
-        if !snapshot.contains(&format!("error[{code}]")) {
+        if !snapshot.contains(&format!("error[{code}]"))
+            && !snapshot.contains(&format!("warning[{code}]"))
+        {
             return Err(format!("expected {code} in the output:\n{snapshot}").into());
         }
     }

@@ -2,7 +2,7 @@
 //! (printed by `obp explain CODE`, kept in `codes/E0xxx.md`).
 //!
 //! Blocks of a hundred per phase: E01 syntax, E02 modules and names, E03 types,
-//! E04 evaluation, E05 graph, E06 state and plan, E07 providers and apply.
+//! E04 evaluation, E05 graph, E06 state and plan, E07 providers and apply, E08 policies.
 
 /// One catalogue entry.
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +92,13 @@ catalogue! {
     "E0704" => "provider operation failed",
     "E0705" => "still unknown after apply",
     "E0706" => "provider configured from an unapplied resource",
+    "E0801" => "policy denied",
+    "E0802" => "policy warning",
+    "E0803" => "policy condition is not a bool",
+    "E0804" => "unknown policy level",
+    "E0805" => "policy undecided while planning",
+    "E0806" => "unknown policy override",
+    "E0807" => "policy cannot be overridden",
 }
 
 /// Finds a code's entry; accepts `E0201`, `e0201` and `0201`.

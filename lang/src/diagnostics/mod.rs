@@ -51,6 +51,13 @@ impl Diagnostic {
         }
     }
 
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
     /// Adds the primary label.
     pub fn primary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
         self.labels.push(Label {
@@ -142,6 +149,11 @@ impl Diagnostics {
 
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter()
+    }
+
+    /// Takes the diagnostics from `at` on (to inspect them before they are kept).
+    pub fn split_off(&mut self, at: usize) -> Vec<Diagnostic> {
+        self.items.split_off(at.min(self.items.len()))
     }
 
     pub fn into_vec(self) -> Vec<Diagnostic> {

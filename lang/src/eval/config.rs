@@ -19,6 +19,10 @@ pub struct Config {
     pub outputs: IndexMap<String, Value>,
     pub moved: Vec<Moved>,
     pub policies: Vec<PolicyInfo>,
+    /// What the policies said about the resources (left out of the hash: overrides change
+    /// findings, not the configuration).
+    #[serde(skip)]
+    pub findings: Vec<PolicyFinding>,
 }
 
 impl Config {
@@ -143,4 +147,21 @@ pub struct PolicyInfo {
     pub rules: usize,
     #[serde(skip)]
     pub span: Span,
+}
+
+/// One policy rule that matched one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PolicyFinding {
+    /// Qualified policy name, such as `guard.odoo_workloads`.
+    pub policy: String,
+    /// `hard`, `soft` or `advisory`.
+    pub level: String,
+    /// `deny` or `warn`.
+    pub effect: String,
+    pub address: String,
+    pub message: String,
+    /// A `soft` denial allowed by `--override-policy`.
+    pub overridden: bool,
+    /// Whether it stops the plan.
+    pub blocking: bool,
 }

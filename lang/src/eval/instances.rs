@@ -265,6 +265,9 @@ impl<'p> Evaluator<'p> {
             }
         }
         self.expand_module_deps(&mut config);
+        if !self.diagnostics.has_errors() {
+            self.check_policies(&mut config);
+        }
         config
     }
 
@@ -296,6 +299,7 @@ impl<'p> Evaluator<'p> {
         }
         let prefix = self.insts[inst].prefix.clone();
         for decl in &index.policies {
+            self.policy_decls.push((inst, decl));
             config.policies.push(PolicyInfo {
                 name: decl.name.name.clone(),
                 level: decl

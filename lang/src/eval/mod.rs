@@ -9,6 +9,7 @@
 pub mod config;
 mod expr;
 mod instances;
+mod policies;
 mod refs;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -17,9 +18,10 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 pub use config::{
-    BackendConfig, Config, Dependency, Instance, Lifecycle, Moved, PolicyInfo, ProviderConfig,
-    StackInfo,
+    BackendConfig, Config, Dependency, Instance, Lifecycle, Moved, PolicyFinding, PolicyInfo,
+    ProviderConfig, StackInfo,
 };
+pub use policies::{Level as PolicyLevel, PolicyMode};
 
 use crate::diagnostics::{Diagnostics, IntoDiagnostic};
 use crate::errors::EvalError;
@@ -37,6 +39,8 @@ pub struct EvalOptions {
     pub step_budget: u64,
     /// Deepest nesting of evaluation (E0411).
     pub max_depth: usize,
+    /// Whether `policy` blocks are checked, and which soft ones are overridden.
+    pub policies: PolicyMode,
 }
 
 impl Default for EvalOptions {
@@ -45,6 +49,7 @@ impl Default for EvalOptions {
             vars: IndexMap::new(),
             step_budget: 20_000_000,
             max_depth: 1_000,
+            policies: PolicyMode::default(),
         }
     }
 }
@@ -129,6 +134,8 @@ pub(crate) struct Evaluator<'p> {
     depth: usize,
     budget_spent: bool,
     checked_params: HashSet<(InstId, String)>,
+    /// Every `policy` block met while visiting, with its module instance.
+    policy_decls: Vec<(InstId, &'p crate::ast::PolicyDecl)>,
 }
 
 /// Evaluates `program`; returns the configuration (if evaluation got far enough) and diagnostics.
@@ -155,6 +162,7 @@ pub fn evaluate<'p>(
         depth: 0,
         budget_spent: false,
         checked_params: HashSet::new(),
+        policy_decls: Vec::new(),
     };
     let config = evaluator.run();
     let failed = evaluator.diagnostics.has_errors();
