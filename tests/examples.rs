@@ -261,12 +261,12 @@ async fn a_starter_and_an_enterprise_tenant_differ_only_in_declared_ways() {
             .unwrap_or_else(|| panic!("no enterprise twin of {}", resource.address));
         let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
         leaves(
-            &obp_engine::codec::to_json(&obp_lang::value::Value::Record(resource.attrs.clone())),
+            &obp_engine::codec::to_json(&obp_lang::value::Value::record(resource.attrs.clone())),
             String::new(),
             &mut a,
         );
         leaves(
-            &obp_engine::codec::to_json(&obp_lang::value::Value::Record(twin.attrs.clone())),
+            &obp_engine::codec::to_json(&obp_lang::value::Value::record(twin.attrs.clone())),
             String::new(),
             &mut b,
         );

@@ -34,7 +34,7 @@ fn config(n: usize) -> Config {
             attrs.insert("size".to_owned(), Value::Int(i as i64));
             attrs.insert(
                 "labels".to_owned(),
-                Value::Record(IndexMap::from([(
+                Value::record(IndexMap::from([(
                     "tenant".to_owned(),
                     Value::str(format!("t{}", i % 100)),
                 )])),

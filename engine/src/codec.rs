@@ -51,9 +51,9 @@ pub fn from_json(json: &Json) -> Value {
             .map(Value::Int)
             .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0))),
         Json::String(s) => Value::Str(s.clone()),
-        Json::Array(items) => Value::List(items.iter().map(from_json).collect()),
+        Json::Array(items) => Value::list(items.iter().map(from_json).collect()),
         Json::Object(map) => marker(map).unwrap_or_else(|| {
-            Value::Record(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+            Value::record(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
         }),
     }
 }
@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn markers_round_trip() {
-        let value = Value::Record(
+        let value = Value::record(
             [
                 (
                     "a".to_owned(),
@@ -116,7 +116,7 @@ mod tests {
                 ),
                 (
                     "c".to_owned(),
-                    Value::List(vec![Value::Int(1), Value::Float(1.5)]),
+                    Value::list(vec![Value::Int(1), Value::Float(1.5)]),
                 ),
             ]
             .into_iter()

@@ -39,7 +39,12 @@ fn best_of_three(run: impl Fn() -> usize) -> (Duration, usize) {
 fn main() {
     println!("| tenants | resources | check with policies | without | policy pass |");
     println!("|---|---|---|---|---|");
-    for tenants in [100, 500, 1_000] {
+    // `OBP_BENCH_TENANTS=300` runs one size (for profiling).
+    let sizes: Vec<usize> = match std::env::var("OBP_BENCH_TENANTS") {
+        Ok(n) => vec![n.parse().expect("OBP_BENCH_TENANTS is a number")],
+        Err(_) => vec![100, 500, 1_000],
+    };
+    for tenants in sizes {
         let dir = tempfile::tempdir().expect("a temporary directory");
         std::fs::write(dir.path().join("stack.obp"), stack(tenants)).expect("write the stack");
         let check = |policies: PolicyMode| {

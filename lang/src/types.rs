@@ -190,7 +190,7 @@ impl Checker<'_, '_> {
             },
             TypeKind::Map(inner) => match value {
                 Value::Record(fields) => {
-                    for (key, item) in fields {
+                    for (key, item) in fields.iter() {
                         self.check(item, inner, &format!("{path}[{key:?}]"), depth)?;
                     }
                     Ok(())

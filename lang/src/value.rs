@@ -14,6 +14,9 @@ use serde::{Serialize, Serializer};
 use crate::ast::Expr;
 
 /// An evaluated value.
+///
+/// Lists and records are shared (`Arc`): evaluation hands the same value to many readers
+/// (a tenant list read by every tenant's resources), and a clone must not copy it.
 #[derive(Debug, Clone)]
 pub enum Value {
     Null,
@@ -21,9 +24,9 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Str(String),
-    List(Vec<Value>),
+    List(Arc<Vec<Value>>),
     /// Records and maps share one representation; insertion order is kept.
-    Record(IndexMap<String, Value>),
+    Record(Arc<IndexMap<String, Value>>),
     /// `secret("path")`: a reference, resolved only by a provider at apply time.
     Secret(SecretRef),
     /// Known only after apply.
@@ -116,6 +119,14 @@ impl Value {
         Value::Str(text.into())
     }
 
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
+    pub fn record(fields: IndexMap<String, Value>) -> Value {
+        Value::Record(Arc::new(fields))
+    }
+
     /// The name of this value's type as users write it.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -188,7 +199,7 @@ impl Value {
             }
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.equals(y))
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(y))
             }
             (Value::Record(a), Value::Record(b)) => {
                 a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.equals(w)))
@@ -217,7 +228,7 @@ impl Value {
             ),
             Value::Record(fields) => {
                 let mut map = serde_json::Map::new();
-                for (k, v) in fields {
+                for (k, v) in fields.iter() {
                     map.insert(k.clone(), v.to_plain_json()?);
                 }
                 serde_json::Value::Object(map)
@@ -237,9 +248,9 @@ impl Value {
                 .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0))),
             serde_json::Value::String(s) => Value::Str(s.clone()),
             serde_json::Value::Array(items) => {
-                Value::List(items.iter().map(Value::from_json).collect())
+                Value::list(items.iter().map(Value::from_json).collect())
             }
-            serde_json::Value::Object(map) => Value::Record(
+            serde_json::Value::Object(map) => Value::record(
                 map.iter()
                     .map(|(k, v)| (k.clone(), Value::from_json(v)))
                     .collect(),
@@ -293,14 +304,14 @@ impl Serialize for Value {
             Value::Str(s) => serializer.serialize_str(s),
             Value::List(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
+                for item in items.iter() {
                     seq.serialize_element(item)?;
                 }
                 seq.end()
             }
             Value::Record(fields) => {
                 let mut map = serializer.serialize_map(Some(fields.len()))?;
-                for (k, v) in fields {
+                for (k, v) in fields.iter() {
                     map.serialize_entry(k, v)?;
                 }
                 map.end()
@@ -342,7 +353,7 @@ mod tests {
 
     #[test]
     fn markers_serialise_without_values() {
-        let value = Value::Record(IndexMap::from([
+        let value = Value::record(IndexMap::from([
             (
                 "password".to_owned(),
                 Value::Secret(SecretRef { path: "db".into() }),

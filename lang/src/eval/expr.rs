@@ -50,10 +50,10 @@ impl Evaluator<'_> {
                 if failed {
                     Err(Reported)
                 } else {
-                    Ok(Value::List(values))
+                    Ok(Value::list(values))
                 }
             }
-            ExprKind::Record(record) => self.record(record, ctx).map(Value::Record),
+            ExprKind::Record(record) => self.record(record, ctx).map(Value::record),
             ExprKind::Var(ident) => self.var(ident, ctx),
             ExprKind::Member(..) | ExprKind::Index(..) => self.traverse(expr, ctx),
             ExprKind::Call(callee, args) => self.call(callee, args, expr.span, ctx),
@@ -357,7 +357,7 @@ impl Evaluator<'_> {
             BinaryOp::Add => match (left, right) {
                 (Value::Str(a), Value::Str(b)) => Ok(Value::Str(a + &b)),
                 (Value::List(mut a), Value::List(b)) => {
-                    a.extend(b);
+                    std::sync::Arc::make_mut(&mut a).extend(b.iter().cloned());
                     Ok(Value::List(a))
                 }
                 (left, right) => self.arithmetic(op, &left, &right, span),

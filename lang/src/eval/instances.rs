@@ -46,8 +46,11 @@ impl<'p> Evaluator<'p> {
             }));
         }
         let elements: Vec<(Option<String>, Value)> = match collection {
-            Value::List(items) => items.into_iter().map(|v| (None, v)).collect(),
-            Value::Record(fields) => fields.into_iter().map(|(k, v)| (Some(k), v)).collect(),
+            Value::List(items) => items.iter().map(|v| (None, v.clone())).collect(),
+            Value::Record(fields) => fields
+                .iter()
+                .map(|(k, v)| (Some(k.clone()), v.clone()))
+                .collect(),
             other => {
                 return Err(self.report(EvalError::ForEach {
                     span: for_each.collection.span,
@@ -589,7 +592,7 @@ impl<'p> Evaluator<'p> {
             }));
         };
         let mut lifecycle = Lifecycle::default();
-        for (name, field) in fields {
+        for (name, field) in std::sync::Arc::unwrap_or_clone(fields) {
             match (name.as_str(), field) {
                 ("prevent_destroy", Value::Bool(b)) => lifecycle.prevent_destroy = b,
                 ("create_before_destroy", Value::Bool(b)) => lifecycle.create_before_destroy = b,
@@ -664,7 +667,7 @@ impl<'p> Evaluator<'p> {
 }
 
 fn record<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    Value::record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
 /// Spans of the fields written literally inside an attribute (`spec.template.spec

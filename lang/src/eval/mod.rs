@@ -241,9 +241,14 @@ impl<'p> Evaluator<'p> {
     ) -> R<Memo> {
         match self.memo.get(&key) {
             Some(Slot::Done(memo, deps)) => {
-                let (memo, deps) = (memo.clone(), deps.clone());
-                self.merge_deps(&deps);
-                return Ok(memo);
+                // Merged straight from the memo table: cloning a large dependency set on
+                // every read made reading a shared value cost as much as computing it.
+                if let Some(top) = self.deps.last_mut() {
+                    for (target, info) in deps {
+                        top.entry(target.clone()).or_insert(*info);
+                    }
+                }
+                return Ok(memo.clone());
             }
             Some(Slot::Failed) => return Err(Reported),
             Some(Slot::InProgress) => return Err(self.cycle(&key, needed_at)),

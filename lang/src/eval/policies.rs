@@ -259,6 +259,6 @@ fn subject(resource: &Instance) -> Value {
         resource.key.as_deref().map_or(Value::Null, text),
     );
     fields.insert("provider".to_owned(), text(&resource.provider));
-    fields.insert("attrs".to_owned(), Value::Record(resource.attrs.clone()));
-    Value::Record(fields)
+    fields.insert("attrs".to_owned(), Value::record(resource.attrs.clone()));
+    Value::record(fields)
 }

@@ -105,8 +105,8 @@ impl Evaluator<'_> {
                     message: format!("cannot read into the string `{template}`"),
                 })),
             },
-            (Value::Record(mut fields), Value::Str(name)) => match fields.swap_remove(&name) {
-                Some(found) => Ok(found),
+            (Value::Record(fields), Value::Str(name)) => match fields.get(&name) {
+                Some(found) => Ok(found.clone()),
                 None => {
                     let suggestion =
                         suggest::did_you_mean(&name, fields.keys().map(String::as_str));
@@ -120,10 +120,10 @@ impl Evaluator<'_> {
                     }))
                 }
             },
-            (Value::List(mut items), Value::Int(i)) => {
+            (Value::List(items), Value::Int(i)) => {
                 let len = items.len();
                 if i >= 0 && (i as usize) < len {
-                    Ok(items.swap_remove(i as usize))
+                    Ok(items[i as usize].clone())
                 } else {
                     Err(self.report(EvalError::Missing {
                         span,
@@ -311,7 +311,7 @@ impl Evaluator<'_> {
                         let outputs = self.all_outputs(*id, span)?;
                         map.insert(key.clone().unwrap_or_default(), outputs);
                     }
-                    return self.apply_steps(Value::Record(map), rest, ctx);
+                    return self.apply_steps(Value::record(map), rest, ctx);
                 }
             }
         } else {
@@ -339,7 +339,7 @@ impl Evaluator<'_> {
             let value = self.output(inst, name, span)?;
             map.insert(name.name.clone(), value);
         }
-        Ok(Value::Record(map))
+        Ok(Value::record(map))
     }
 
     pub(crate) fn output(&mut self, inst: InstId, field: &Ident, span: Span) -> R<Value> {
@@ -426,7 +426,7 @@ impl Evaluator<'_> {
                         let object = self.resource_object(ctx.inst, resource, key.clone(), span)?;
                         map.insert(key.clone().unwrap_or_default(), object);
                     }
-                    return self.apply_steps(Value::Record(map), rest, ctx);
+                    return self.apply_steps(Value::record(map), rest, ctx);
                 }
             }
         } else {
@@ -476,7 +476,7 @@ impl Evaluator<'_> {
                 map.insert(name, value);
             }
         }
-        Ok(Value::Record(map))
+        Ok(Value::record(map))
     }
 
     /// The configured value of one attribute, or `None` when the body does not set it.

@@ -3,6 +3,7 @@
 //! unknowns inside pass through.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
@@ -29,14 +30,14 @@ fn int_result(a: &Args<'_>, index: usize, n: usize) -> Result<Value> {
 
 pub(super) fn keys(a: &mut Args<'_>) -> Result<Value> {
     let fields = a.record(0)?;
-    Ok(Value::List(fields.keys().map(Value::str).collect()))
+    Ok(Value::list(fields.keys().map(Value::str).collect()))
 }
 
 pub(super) fn values(a: &mut Args<'_>) -> Result<Value> {
     a.record(0)?;
     match a.take(0) {
-        Value::Record(fields) => Ok(Value::List(fields.into_values().collect())),
-        _ => Ok(Value::List(Vec::new())),
+        Value::Record(fields) => Ok(Value::list(fields.values().cloned().collect())),
+        _ => Ok(Value::list(Vec::new())),
     }
 }
 
@@ -71,9 +72,9 @@ pub(super) fn lookup(a: &mut Args<'_>) -> Result<Value> {
     let key = a.str(1)?;
     match fields.get_index_of(key) {
         Some(position) => match a.take(0) {
-            Value::Record(mut fields) => Ok(fields
-                .swap_remove_index(position)
-                .map(|(_, value)| value)
+            Value::Record(fields) => Ok(fields
+                .get_index(position)
+                .map(|(_, value)| value.clone())
                 .unwrap_or(Value::Null)),
             _ => Ok(Value::Null),
         },
@@ -95,7 +96,7 @@ fn records(a: &mut Args<'_>) -> Result<Vec<IndexMap<String, Value>>> {
         }
         a.record(index)?;
         if let Value::Record(fields) = a.take(index) {
-            out.push(fields);
+            out.push(Arc::unwrap_or_clone(fields));
         }
     }
     Ok(out)
@@ -106,7 +107,7 @@ pub(super) fn merge(a: &mut Args<'_>) -> Result<Value> {
     for fields in records(a)? {
         out.extend(fields);
     }
-    Ok(Value::Record(out))
+    Ok(Value::record(out))
 }
 
 pub(super) fn deep_merge(a: &mut Args<'_>) -> Result<Value> {
@@ -114,7 +115,7 @@ pub(super) fn deep_merge(a: &mut Args<'_>) -> Result<Value> {
     for fields in records(a)? {
         deep_merge_into(&mut out, fields);
     }
-    Ok(Value::Record(out))
+    Ok(Value::record(out))
 }
 
 fn deep_merge_into(base: &mut IndexMap<String, Value>, over: IndexMap<String, Value>) {
@@ -122,7 +123,7 @@ fn deep_merge_into(base: &mut IndexMap<String, Value>, over: IndexMap<String, Va
         match value {
             Value::Record(fields) => {
                 if let Some(Value::Record(existing)) = base.get_mut(&key) {
-                    deep_merge_into(existing, fields);
+                    deep_merge_into(Arc::make_mut(existing), Arc::unwrap_or_clone(fields));
                 } else {
                     base.insert(key, Value::Record(fields));
                 }
@@ -142,14 +143,14 @@ pub(super) fn concat(a: &mut Args<'_>) -> Result<Value> {
         }
         out.extend(a.take_list(index)?);
     }
-    Ok(Value::List(out))
+    Ok(Value::list(out))
 }
 
 pub(super) fn flatten(a: &mut Args<'_>) -> Result<Value> {
     fn walk(items: Vec<Value>, out: &mut Vec<Value>) {
         for item in items {
             match item {
-                Value::List(inner) => walk(inner, out),
+                Value::List(inner) => walk(Arc::unwrap_or_clone(inner), out),
                 item => out.push(item),
             }
         }
@@ -157,7 +158,7 @@ pub(super) fn flatten(a: &mut Args<'_>) -> Result<Value> {
     let items = a.take_list(0)?;
     let mut out = Vec::with_capacity(items.len());
     walk(items, &mut out);
-    Ok(Value::List(out))
+    Ok(Value::list(out))
 }
 
 pub(super) fn distinct(a: &mut Args<'_>) -> Result<Value> {
@@ -180,7 +181,7 @@ pub(super) fn distinct(a: &mut Args<'_>) -> Result<Value> {
             }
         }
     }
-    Ok(Value::List(out))
+    Ok(Value::list(out))
 }
 
 pub(super) fn sort(a: &mut Args<'_>) -> Result<Value> {
@@ -204,17 +205,17 @@ pub(super) fn sort(a: &mut Args<'_>) -> Result<Value> {
     }
     if strings.is_empty() {
         numbers.sort_by(|x, y| x.cmp(*y));
-        Ok(Value::List(numbers.into_iter().map(Num::value).collect()))
+        Ok(Value::list(numbers.into_iter().map(Num::value).collect()))
     } else {
         strings.sort();
-        Ok(Value::List(strings.into_iter().map(Value::Str).collect()))
+        Ok(Value::list(strings.into_iter().map(Value::Str).collect()))
     }
 }
 
 pub(super) fn reverse(a: &mut Args<'_>) -> Result<Value> {
     let mut items = a.take_list(0)?;
     items.reverse();
-    Ok(Value::List(items))
+    Ok(Value::list(items))
 }
 
 pub(super) fn slice(a: &mut Args<'_>) -> Result<Value> {
@@ -232,7 +233,7 @@ pub(super) fn slice(a: &mut Args<'_>) -> Result<Value> {
     }
     let mut items = a.take_list(0)?;
     items.truncate(end);
-    Ok(Value::List(items.split_off(start)))
+    Ok(Value::list(items.split_off(start)))
 }
 
 pub(super) fn range(a: &mut Args<'_>) -> Result<Value> {
@@ -244,7 +245,7 @@ pub(super) fn range(a: &mut Args<'_>) -> Result<Value> {
     let count = (i128::from(end) - i128::from(start)).max(0);
     let size = usize::try_from(count).ok();
     a.check_size(a.len() - 1, size, 0)?;
-    Ok(Value::List((start..end).map(Value::Int).collect()))
+    Ok(Value::list((start..end).map(Value::Int).collect()))
 }
 
 pub(super) fn zipmap(a: &mut Args<'_>) -> Result<Value> {
@@ -265,5 +266,5 @@ pub(super) fn zipmap(a: &mut Args<'_>) -> Result<Value> {
     }
     let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
     let values = a.take_list(1)?;
-    Ok(Value::Record(keys.into_iter().zip(values).collect()))
+    Ok(Value::record(keys.into_iter().zip(values).collect()))
 }

@@ -40,15 +40,15 @@ pub(super) fn map(a: &mut Args<'_>) -> Result<Value> {
             for item in items {
                 out.push(call(a, &func, vec![item])?);
             }
-            Ok(Value::List(out))
+            Ok(Value::list(out))
         }
         Value::Record(_) => {
             let pairs = matches!(&func, Value::Func(lambda) if lambda.params.len() == 2);
             let Value::Record(fields) = a.take(0) else {
-                return Ok(Value::Record(IndexMap::new()));
+                return Ok(Value::record(IndexMap::new()));
             };
             let mut out = IndexMap::with_capacity(fields.len());
-            for (key, value) in fields {
+            for (key, value) in std::sync::Arc::unwrap_or_clone(fields) {
                 let args = if pairs {
                     vec![Value::Str(key.clone()), value]
                 } else {
@@ -57,7 +57,7 @@ pub(super) fn map(a: &mut Args<'_>) -> Result<Value> {
                 let result = call(a, &func, args)?;
                 out.insert(key, result);
             }
-            Ok(Value::Record(out))
+            Ok(Value::record(out))
         }
         _ => Err(a.type_error(0, "a list or a record")),
     }
@@ -75,7 +75,7 @@ pub(super) fn filter(a: &mut Args<'_>) -> Result<Value> {
             None => return Err(FnError::Unknown { index: 1 }),
         }
     }
-    Ok(Value::List(out))
+    Ok(Value::list(out))
 }
 
 pub(super) fn all(a: &mut Args<'_>) -> Result<Value> {
@@ -133,5 +133,5 @@ pub(super) fn to_map(a: &mut Args<'_>) -> Result<Value> {
         }
         out.insert(key, item);
     }
-    Ok(Value::Record(out))
+    Ok(Value::record(out))
 }

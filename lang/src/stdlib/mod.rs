@@ -459,7 +459,7 @@ impl Args<'_> {
     fn take_list(&mut self, index: usize) -> Result<Vec<Value>, FnError> {
         self.list(index)?;
         match self.take(index) {
-            Value::List(items) => Ok(items),
+            Value::List(items) => Ok(std::sync::Arc::unwrap_or_clone(items)),
             _ => Ok(Vec::new()),
         }
     }

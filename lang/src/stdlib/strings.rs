@@ -32,7 +32,7 @@ pub(super) fn split(a: &mut Args<'_>) -> Result<Value> {
     } else {
         text.split(sep).map(Value::str).collect()
     };
-    Ok(Value::List(parts))
+    Ok(Value::list(parts))
 }
 
 pub(super) fn lower(a: &mut Args<'_>) -> Result<Value> {

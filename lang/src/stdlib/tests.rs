@@ -62,7 +62,7 @@ fn one(_: Vec<Value>) -> Result<Value, FnError> {
 }
 
 fn pair(args: Vec<Value>) -> Result<Value, FnError> {
-    Ok(Value::List(args))
+    Ok(Value::list(args))
 }
 
 fn lambda(params: &[&str]) -> Value {
@@ -102,7 +102,7 @@ fn null() -> Value {
 }
 
 fn list(items: Vec<Value>) -> Value {
-    Value::List(items)
+    Value::list(items)
 }
 
 fn strs(items: &[&str]) -> Value {
@@ -114,7 +114,7 @@ fn ints(items: &[i64]) -> Value {
 }
 
 fn rec(pairs: Vec<(&str, Value)>) -> Value {
-    Value::Record(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    Value::record(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
 fn secret(path: &str) -> Value {
@@ -942,7 +942,7 @@ fn yaml_reads_back_as_the_same_data() {
         ("items", strs(&tricky)),
         (
             "keys",
-            Value::Record(tricky.iter().map(|t| (t.to_string(), i(1))).collect()),
+            Value::record(tricky.iter().map(|t| (t.to_string(), i(1))).collect()),
         ),
         (
             "numbers",
