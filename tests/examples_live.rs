@@ -414,13 +414,7 @@ async fn round_trip(
         "{}: databases managed on the server: {managed:?}",
         example.name
     );
-    for object in &managed {
-        assert!(
-            exists(servers, object).await,
-            "{}: {object:?} is in state but not on its server",
-            example.name
-        );
-    }
+    on_servers(example, servers, &managed, true, "after apply").await;
 
     if protected {
         let refused = example.obp(&["destroy", "--auto-approve"]);
@@ -430,29 +424,37 @@ async fn round_trip(
             "{}: production data is protected from destroy:\n{text}",
             example.name
         );
-        for object in &managed {
-            assert!(
-                exists(servers, object).await,
-                "{}: {object:?} survived a refused destroy",
-                example.name
-            );
-        }
+        on_servers(example, servers, &managed, true, "after a refused destroy").await;
         unprotect(&example.dir.path().join("stack.obp"));
         example.run_ok(&["apply", "--auto-approve"]);
     }
     example.run_ok(&["destroy", "--auto-approve", "--parallelism", "4"]);
-    for object in &managed {
-        assert!(
-            !exists(servers, object).await,
-            "{}: {object:?} is still on its server after destroy",
-            example.name
-        );
-    }
+    on_servers(example, servers, &managed, false, "after destroy").await;
     let left: Vec<String> = tree::files(&example.dir.path().join("out"))
         .into_keys()
         .filter(|p| !p.ends_with("kustomization.yaml"))
         .collect();
     assert!(left.is_empty(), "{}: destroy left {left:?}", example.name);
+}
+
+/// Asks each object's server whether it is there, as `present` says it must be.
+async fn on_servers(
+    example: &Example,
+    servers: &Servers,
+    objects: &BTreeSet<Object>,
+    present: bool,
+    when: &str,
+) {
+    for object in objects {
+        let found = exists(servers, object).await;
+        assert_eq!(
+            found,
+            present,
+            "{}: {object:?} {} on its server {when}",
+            example.name,
+            if found { "is still" } else { "is not" }
+        );
+    }
 }
 
 /// Decommissioning: `protect = false` in every Odoo stack module of the file.

@@ -86,22 +86,25 @@ fn run_case(name: &str, path: &Path) -> Result<(), Failed> {
     let checked = obp_lang::check_stack(path, &options);
     let found: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
     let rendered = render::to_text(&checked.diagnostics, &checked.sources, false);
+    // A case lists every code it reports (warnings of a valid case included), and no others.
+    let mut wanted = header.codes.clone();
+    wanted.sort();
+    let mut got: Vec<String> = found.iter().map(|c| (*c).to_owned()).collect();
+    got.sort();
+    got.dedup();
+    let check_codes = || -> Result<(), Failed> {
+        if wanted == got {
+            Ok(())
+        } else {
+            Err(format!("expected codes {wanted:?}, got {got:?}:\n{rendered}").into())
+        }
+    };
     match header.expect {
         Expect::Ok => {
             if checked.has_errors() {
                 return Err(format!("expected success, got:\n{rendered}").into());
             }
-            // A valid case lists the warnings it must produce, and produces no others.
-            let mut wanted = header.codes.clone();
-            wanted.sort();
-            let mut got: Vec<String> = found.iter().map(|c| (*c).to_owned()).collect();
-            got.sort();
-            got.dedup();
-            if wanted != got {
-                return Err(
-                    format!("expected warnings {wanted:?}, got {got:?}:\n{rendered}").into(),
-                );
-            }
+            check_codes()?;
             let output = match &checked.config {
                 Some(config) => {
                     let again = obp_lang::check_stack(path, &options);
@@ -124,14 +127,7 @@ fn run_case(name: &str, path: &Path) -> Result<(), Failed> {
             if !checked.has_errors() {
                 return Err("expected errors, the stack is valid".into());
             }
-            let mut wanted = header.codes.clone();
-            wanted.sort();
-            let mut got: Vec<String> = found.iter().map(|c| (*c).to_owned()).collect();
-            got.sort();
-            got.dedup();
-            if wanted != got {
-                return Err(format!("expected codes {wanted:?}, got {got:?}:\n{rendered}").into());
-            }
+            check_codes()?;
             assert_snapshot(name, &rendered);
         }
         Expect::Cli => {}
