@@ -8,18 +8,10 @@
 #                       OBP_TEST_MOTO_ACCESS_KEY/OBP_TEST_MOTO_SECRET_KEY to sign with)
 #   moto.sh stop DIR    stops that server (and nothing else)
 set -euo pipefail
-
-action=${1:-}
-dir=${2:-}
-if [ -z "$action" ] || [ -z "$dir" ]; then
-  echo "usage: $0 start|stop DIR" >&2
-  exit 2
-fi
+# shellcheck source=common.bash
+. "$(dirname "$0")/common.bash"
+servers_args "$@"
 home="$dir/moto"
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 ensure_installed() {
   if python3 -c 'import moto.server, flask, flask_cors' 2> /dev/null; then
@@ -70,33 +62,7 @@ EOF
 }
 
 stop() {
-  [ -f "$home/pid" ] || return 0
-  local pid
-  pid=$(cat "$home/pid")
-  if kill -0 "$pid" 2> /dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2> /dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$pid" 2> /dev/null || true
-  fi
-  rm -f "$home/pid"
+  stop_pidfile "$home/pid"
 }
 
-# A start that fails halfway stops what it started.
-started=""
-stop_unless_started() { [ -n "$started" ] || stop; }
-
-case "$action" in
-  start)
-    trap stop_unless_started EXIT
-    start
-    started=1
-    ;;
-  stop) stop ;;
-  *)
-    echo "usage: $0 start|stop DIR" >&2
-    exit 2
-    ;;
-esac
+servers_dispatch

@@ -2,13 +2,11 @@
 # PowerDNS authoritative server with the SQLite backend and its HTTP API, for the DNS
 # provider tests. Usage: pdns.sh start|stop DIR (see README.md beside this script).
 set -euo pipefail
+# shellcheck source=common.bash
+. "$(dirname "$0")/common.bash"
 command=${1:?start or stop}
 dir=${2:?a directory}
 home="$dir/pdns"
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 case "$command" in
 start)

@@ -9,6 +9,8 @@
 # OBP_TEST_PG_CA (the CA that signed the server certificate, to test sslmode=verify-full).
 # PostgreSQL refuses to run as root: as root, the server runs as the `postgres` system user.
 set -euo pipefail
+# shellcheck source=common.bash
+. "$(dirname "$0")/common.bash"
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
@@ -39,10 +41,6 @@ as_owner() {
   else
     "$@"
   fi
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 start() {

@@ -8,16 +8,14 @@
 #
 # Variable written: OBP_TEST_REDIS_URL (redis://default:PASSWORD@127.0.0.1:PORT).
 set -euo pipefail
+# shellcheck source=common.bash
+. "$(dirname "$0")/common.bash"
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 action=$1
 dir=$(cd "$2" && pwd)
 root="$dir/redis"
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 start() {
   if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
