@@ -333,3 +333,76 @@ async fn a_starter_and_an_enterprise_tenant_differ_only_in_declared_ways() {
         );
     }
 }
+
+/// The saas example with `n` generated starter tenants, evaluated.
+fn saas_with_tenants(n: usize) -> obp_lang::Config {
+    let example = std::fs::read_to_string("examples/saas/stack.obp").unwrap();
+    let start = example.find("  tenants = [").unwrap();
+    let end = start + example[start..].find("  ]\n").unwrap() + 4;
+    let stack = format!(
+        "{}  tenants = map(range({n}), i => {{ name = \"t${{i}}\", type = \"starter\" }})\n{}",
+        &example[..start],
+        &example[end..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("stack.obp"), stack).unwrap();
+    let checked = obp_lang::check_stack(dir.path(), &obp_lang::Options::default());
+    let text =
+        obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
+    checked.config.unwrap_or_else(|| panic!("{text}"))
+}
+
+/// On a shared platform, a tenant's resources wait for that tenant's database, init Job and
+/// backup checkpoint, never for another tenant's: the graph grows linearly with the tenants
+/// (it grew with their square while dependencies were tracked per value only).
+#[test]
+fn tenants_of_a_shared_platform_do_not_wait_for_each_other() {
+    let edges = |config: &obp_lang::Config| -> usize {
+        config.resources.iter().map(|r| r.deps.len()).sum()
+    };
+    let small = saas_with_tenants(10);
+    let large = saas_with_tenants(40);
+    let ratio = edges(&large) as f64 / edges(&small) as f64;
+    assert!(
+        ratio < 5.0,
+        "4 times the tenants gave {ratio:.1} times the edges ({} → {})",
+        edges(&small),
+        edges(&large)
+    );
+    // The tenant a key names: `["t7"]`, `["t7/pg_trgm"]`.
+    let tenant_of = |address: &str| {
+        let (_, key) = address.rsplit_once("[\"")?;
+        let tenant = key.trim_end_matches("\"]").split('/').next()?;
+        (tenant.starts_with('t') && tenant[1..].parse::<u32>().is_ok()).then(|| tenant.to_owned())
+    };
+    let mut per_tenant = 0;
+    for resource in &large.resources {
+        let Some(own) = tenant_of(&resource.address) else {
+            continue;
+        };
+        per_tenant += 1;
+        for dep in &resource.deps {
+            if let Some(other) = tenant_of(&dep.address) {
+                assert_eq!(
+                    own, other,
+                    "{} depends on another tenant's {}",
+                    resource.address, dep.address
+                );
+            }
+        }
+    }
+    assert!(per_tenant >= 40 * 4, "per-tenant resources: {per_tenant}");
+    // What must stay ordered still is: database → init → checkpoint → upgrade → Deployment.
+    let graph = obp_engine::graph::Graph::build(&large, None).unwrap();
+    let order = graph.apply_order();
+    let at = |needle: &str| {
+        order
+            .iter()
+            .position(|a| a.ends_with(needle))
+            .unwrap_or_else(|| panic!("no {needle} in the graph"))
+    };
+    assert!(at("postgres.database.db[\"t7\"]") < at("k8s.job.init[\"t7\"]"));
+    assert!(at("k8s.job.init[\"t7\"]") < at("k8s.job.checkpoint[\"t7\"]"));
+    assert!(at("k8s.job.checkpoint[\"t7\"]") < at("k8s.job.upgrade[\"t7\"]"));
+    assert!(at("k8s.job.upgrade[\"t7\"]") < at("k8s.deployment.web"));
+}

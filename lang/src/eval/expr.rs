@@ -239,12 +239,12 @@ impl Evaluator<'_> {
         if let Some(decl) = index.lets.get(name) {
             let inst = ctx.inst;
             let describe = self.describe(inst, &format!("let {name}"));
-            return self.value_slot(
+            return self.value_slot_parts(
                 SlotKey::Let(inst, name.to_owned()),
                 ident.span,
                 || describe,
                 |ev| {
-                    ev.eval(
+                    ev.eval_parts(
                         &decl.value,
                         &Ctx {
                             inst,
@@ -468,13 +468,30 @@ impl Evaluator<'_> {
                 suggestion: suggest::did_you_mean(name, stdlib::FUNCTIONS.iter().map(|f| f.name)),
             }));
         };
+        if let Some(result) = self.element_call(info.name, args, span, ctx) {
+            return result;
+        }
         let values = self.args(args, ctx)?;
+        self.invoke(info.name, values, args, span, None)
+    }
+
+    /// Calls builtin `name`; with `record`, the dependencies of each function application
+    /// are also pushed there, in order (see `parts.rs`).
+    pub(crate) fn invoke(
+        &mut self,
+        name: &'static str,
+        values: Vec<Value>,
+        args: &[Expr],
+        span: Span,
+        record: Option<&mut Vec<super::Deps>>,
+    ) -> R<Value> {
         let result = {
             let mut applier = Applier {
                 evaluator: self,
                 span,
+                record,
             };
-            stdlib::call(info.name, values, &mut applier)
+            stdlib::call(name, values, &mut applier)
         };
         result.map_err(|error| {
             let arg_span = |index: usize| args.get(index).map_or(span, |a| a.span);
@@ -537,16 +554,25 @@ impl Evaluator<'_> {
 }
 
 /// Lets builtins call lambdas back.
-struct Applier<'e, 'p> {
+struct Applier<'e, 'p, 'r> {
     evaluator: &'e mut Evaluator<'p>,
     span: Span,
+    record: Option<&'r mut Vec<super::Deps>>,
 }
 
-impl Apply for Applier<'_, '_> {
+impl Apply for Applier<'_, '_, '_> {
     fn apply(&mut self, func: &Value, args: Vec<Value>) -> Result<Value, FnError> {
-        self.evaluator
-            .apply(func, args, self.span)
-            .map_err(|_| FnError::Reported)
+        let span = self.span;
+        let result = match self.record.as_deref_mut() {
+            Some(record) => {
+                let (result, deps) = self.evaluator.quiet(|ev| ev.apply(func, args, span));
+                self.evaluator.merge(&deps);
+                record.push(deps);
+                result
+            }
+            None => self.evaluator.apply(func, args, span),
+        };
+        result.map_err(|_| FnError::Reported)
     }
 }
 

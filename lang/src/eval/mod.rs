@@ -9,6 +9,7 @@
 pub mod config;
 mod expr;
 mod instances;
+mod parts;
 mod policies;
 mod refs;
 
@@ -136,6 +137,8 @@ pub(crate) struct Evaluator<'p> {
     checked_params: HashSet<(InstId, String)>,
     /// Every `policy` block met while visiting, with its module instance.
     policy_decls: Vec<(InstId, &'p crate::ast::PolicyDecl)>,
+    /// Element-level dependencies of the slots whose values have them (see `parts.rs`).
+    parts: HashMap<SlotKey, Arc<parts::Parts>>,
 }
 
 /// Evaluates `program`; returns the configuration (if evaluation got far enough) and diagnostics.
@@ -163,6 +166,7 @@ pub fn evaluate<'p>(
         budget_spent: false,
         checked_params: HashSet::new(),
         policy_decls: Vec::new(),
+        parts: HashMap::new(),
     };
     let config = evaluator.run();
     let failed = evaluator.diagnostics.has_errors();
@@ -299,6 +303,24 @@ impl<'p> Evaluator<'p> {
             span: needed_at,
             first,
             chain,
+        })
+    }
+
+    /// Like [`Evaluator::value_slot`], keeping the parts `compute` found.
+    pub(crate) fn value_slot_parts(
+        &mut self,
+        key: SlotKey,
+        needed_at: Span,
+        describe: impl FnOnce() -> String,
+        compute: impl FnOnce(&mut Self) -> R<(Value, Option<Arc<parts::Parts>>)>,
+    ) -> R<Value> {
+        let slot = key.clone();
+        self.value_slot(key, needed_at, describe, |ev| {
+            let (value, parts) = compute(ev)?;
+            if let Some(parts) = parts {
+                ev.parts.insert(slot, parts);
+            }
+            Ok(value)
         })
     }
 

@@ -64,8 +64,35 @@ impl Evaluator<'_> {
                 }
             }
         }
+        if let (ExprKind::Var(ident), Some(first)) = (&root.kind, steps.first()) {
+            if let Some(slot) = self.named_slot(ctx, &ident.name) {
+                return self
+                    .read_element(slot, steps.as_slice(), first, ctx, |ev| ev.eval(root, ctx));
+            }
+        }
         let value = self.eval(root, ctx)?;
         self.apply_steps(value, &steps, ctx)
+    }
+
+    /// Reads a slot's value through `steps`, depending only on the element the first step
+    /// takes (and the value's shape) when the slot knows its parts.
+    fn read_element(
+        &mut self,
+        slot: SlotKey,
+        steps: &[Step<'_>],
+        first: &Step<'_>,
+        ctx: &Ctx,
+        read: impl FnOnce(&mut Self) -> R<Value>,
+    ) -> R<Value> {
+        let (key, span, is_field) = match first {
+            Step::Field(field) => (Value::Str(field.name.clone()), field.span, true),
+            Step::Index(index) => (self.eval(index, ctx)?, index.span, false),
+        };
+        let (value, all) = self.quiet(read);
+        let parts = self.parts.get(&slot).cloned();
+        self.merge_part(&all, parts.as_deref(), Some(&key));
+        let value = self.step_into(value?, key, span, is_field)?;
+        self.apply_steps(value, &steps[1..], ctx)
     }
 
     /// Applies `.field` / `[index]` steps to a value.
@@ -154,19 +181,19 @@ impl Evaluator<'_> {
         };
         let key = SlotKey::Param(inst, name.to_owned());
         let label = self.describe(inst, &format!("param {name}"));
-        let value = self.value_slot(
+        let value = self.value_slot_parts(
             key.clone(),
             needed_at,
             || label,
             |ev| {
-                let (value, span) = ev.param_source(inst, name, decl)?;
+                let (value, span, parts) = ev.param_source(inst, name, decl)?;
                 let aliases = &ev.index(inst).types;
                 let origin = Origin {
                     span,
                     declared: decl.ty.span,
                 };
                 types::check(&value, &decl.ty, aliases, origin, name).map_err(|e| ev.report(e))?;
-                Ok(value)
+                Ok((value, parts))
             },
         )?;
         // Checks may read the param itself, so they run once the value is memoised.
@@ -218,7 +245,7 @@ impl Evaluator<'_> {
         inst: InstId,
         name: &str,
         decl: &crate::ast::ParamDecl,
-    ) -> R<(Value, Span)> {
+    ) -> R<(Value, Span, Option<std::sync::Arc<super::parts::Parts>>)> {
         match self.insts[inst].parent {
             Some((parent, use_decl)) => {
                 if let Some(entry) = use_decl.args.as_ref().and_then(|a| a.get(name)) {
@@ -226,12 +253,13 @@ impl Evaluator<'_> {
                         inst: parent,
                         env: self.insts[inst].each.clone(),
                     };
-                    return Ok((self.eval(&entry.value, &ctx)?, entry.value.span));
+                    let (value, parts) = self.eval_parts(&entry.value, &ctx)?;
+                    return Ok((value, entry.value.span, parts));
                 }
             }
             None => {
                 if let Some(value) = self.options.vars.get(name) {
-                    return Ok((value.clone(), decl.name.span));
+                    return Ok((value.clone(), decl.name.span, None));
                 }
             }
         }
@@ -241,7 +269,8 @@ impl Evaluator<'_> {
                     inst,
                     env: Env::empty(),
                 };
-                Ok((self.eval(default, &ctx)?, default.span))
+                let (value, parts) = self.eval_parts(default, &ctx)?;
+                Ok((value, default.span, parts))
             }
             None => {
                 let (span, module) = match self.insts[inst].parent {
@@ -321,10 +350,15 @@ impl Evaluator<'_> {
             }
         };
         match rest.first() {
-            Some(Step::Field(field)) => {
-                let value = self.output(child, field, span)?;
-                self.apply_steps(value, &rest[1..], ctx)
-            }
+            Some(Step::Field(field)) => match rest.get(1) {
+                Some(next) => {
+                    let slot = SlotKey::Output(child, field.name.clone());
+                    self.read_element(slot, &rest[1..], next, ctx, |ev| {
+                        ev.output(child, field, span)
+                    })
+                }
+                None => self.output(child, field, span),
+            },
             _ => {
                 let outputs = self.all_outputs(child, span)?;
                 self.apply_steps(outputs, rest, ctx)
@@ -354,12 +388,12 @@ impl Evaluator<'_> {
             }));
         };
         let describe = self.describe(inst, &format!("output {}", field.name));
-        self.value_slot(
+        self.value_slot_parts(
             SlotKey::Output(inst, field.name.clone()),
             span,
             || describe,
             |ev| {
-                ev.eval(
+                ev.eval_parts(
                     &decl.value,
                     &Ctx {
                         inst,
