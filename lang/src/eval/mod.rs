@@ -277,6 +277,14 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// A finished slot's value, without merging its dependencies.
+    pub(crate) fn memo_value(&self, key: &SlotKey) -> Option<Value> {
+        match self.memo.get(key) {
+            Some(Slot::Done(Memo::Value(value), _)) => Some(value.clone()),
+            _ => None,
+        }
+    }
+
     /// Marks a finished slot as failed (a param whose `check` failed after it was computed).
     pub(crate) fn fail_slot(&mut self, key: SlotKey) {
         self.memo.insert(key, Slot::Failed);

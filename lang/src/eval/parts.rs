@@ -67,6 +67,26 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// Reads slot `slot` (with `read` the first time) and merges only what element `key`
+    /// needs when the slot has parts, else everything it depends on. A memoised slot with
+    /// parts is read without collecting its whole dependency set, which would cost as much
+    /// as the collection is large on every element read.
+    pub(crate) fn read_part(
+        &mut self,
+        slot: &SlotKey,
+        key: &Value,
+        read: impl FnOnce(&mut Self) -> R<Value>,
+    ) -> R<Value> {
+        if let (Some(parts), Some(value)) = (self.parts.get(slot).cloned(), self.memo_value(slot)) {
+            self.merge_part(&Deps::new(), Some(&parts), Some(key));
+            return Ok(value);
+        }
+        let (value, all) = self.quiet(read);
+        let parts = self.parts.get(slot).cloned();
+        self.merge_part(&all, parts.as_deref(), Some(key));
+        value
+    }
+
     /// The slot behind a plain name in `ctx`: a param or a `let` (not a local).
     pub(crate) fn named_slot(&self, ctx: &Ctx, name: &str) -> Option<SlotKey> {
         if ctx.env.get(name).is_some() {
@@ -225,25 +245,14 @@ impl<'p> Evaluator<'p> {
         if !matches!((name, args.len()), ("lookup", 3) | ("has", 2)) {
             return None;
         }
-        let is_reference = match &args[0].kind {
-            ExprKind::Var(ident) => self.named_slot(ctx, &ident.name).is_some(),
-            ExprKind::Member(..) => self.output_slot(ctx, &args[0]).is_some(),
-            _ => false,
-        };
-        if !is_reference {
-            return None;
-        }
+        let slot = match &args[0].kind {
+            ExprKind::Var(ident) => self.named_slot(ctx, &ident.name),
+            ExprKind::Member(..) => self.output_slot(ctx, &args[0]),
+            _ => None,
+        }?;
         Some((|| {
-            let (subject, all) = self.quiet(|ev| ev.eval_parts(&args[0], ctx));
-            let (subject, parts) = match subject {
-                Ok(found) => found,
-                Err(reported) => {
-                    self.merge(&all);
-                    return Err(reported);
-                }
-            };
             let key = self.eval(&args[1], ctx)?;
-            self.merge_part(&all, parts.as_deref(), Some(&key));
+            let subject = self.read_part(&slot, &key, |ev| ev.eval(&args[0], ctx))?;
             let mut values = vec![subject, key];
             if let Some(default) = args.get(2) {
                 values.push(self.eval(default, ctx)?);

@@ -88,10 +88,8 @@ impl Evaluator<'_> {
             Step::Field(field) => (Value::Str(field.name.clone()), field.span, true),
             Step::Index(index) => (self.eval(index, ctx)?, index.span, false),
         };
-        let (value, all) = self.quiet(read);
-        let parts = self.parts.get(&slot).cloned();
-        self.merge_part(&all, parts.as_deref(), Some(&key));
-        let value = self.step_into(value?, key, span, is_field)?;
+        let value = self.read_part(&slot, &key, read)?;
+        let value = self.step_into(value, key, span, is_field)?;
         self.apply_steps(value, &steps[1..], ctx)
     }
 
