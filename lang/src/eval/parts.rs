@@ -102,35 +102,34 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    /// The output slot behind `alias.output` or `alias[key].output` in `ctx`.
-    fn output_slot(&mut self, ctx: &Ctx, expr: &Expr) -> Option<SlotKey> {
+    /// The output slot behind `alias.output` or `alias[key].output` in `ctx`, if `expr` is
+    /// one. Finding it reads the module's instances and the key: their dependencies are
+    /// merged, and their errors reported (once: the caller stops).
+    fn output_slot(&mut self, ctx: &Ctx, expr: &Expr) -> R<Option<SlotKey>> {
         let (root, steps) = flatten(expr);
         let ExprKind::Var(alias) = &root.kind else {
-            return None;
+            return Ok(None);
         };
         if ctx.env.get(&alias.name).is_some() {
-            return None;
+            return Ok(None);
         }
-        let decl = self.index(ctx.inst).uses.get(alias.name.as_str())?;
+        let Some(decl) = self.index(ctx.inst).uses.get(alias.name.as_str()) else {
+            return Ok(None);
+        };
         let (key, field) = match (decl.for_each.is_some(), steps.as_slice()) {
             (false, [Step::Field(field)]) => (None, field),
             (true, [Step::Index(key), Step::Field(field)]) => (Some(*key), field),
-            _ => return None,
+            _ => return Ok(None),
         };
-        // Only finds the slot: the caller evaluates the expression, key included.
         let key = match key {
-            Some(key) => match self.quiet(|ev| ev.eval(key, ctx)) {
-                (Ok(key), _) => Some(key_text(&key)),
-                _ => return None,
-            },
+            Some(key) => Some(key_text(&self.eval(key, ctx)?)),
             None => None,
         };
-        let (Ok(children), _) = self.quiet(|ev| ev.children(ctx.inst, &alias.name, alias.span))
-        else {
-            return None;
-        };
-        let (_, child) = children.iter().find(|(k, _)| *k == key)?;
-        Some(SlotKey::Output(*child, field.name.clone()))
+        let children = self.children(ctx.inst, &alias.name, alias.span)?;
+        Ok(children
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, child)| SlotKey::Output(*child, field.name.clone())))
     }
 
     /// Evaluates `expr` like [`Evaluator::eval`] (same value, same dependencies merged), and
@@ -158,7 +157,7 @@ impl<'p> Evaluator<'p> {
                 }
                 None => Ok((self.eval(expr, ctx)?, None)),
             },
-            ExprKind::Member(..) => match self.output_slot(ctx, expr) {
+            ExprKind::Member(..) => match self.output_slot(ctx, expr)? {
                 Some(slot) => {
                     let value = self.eval(expr, ctx)?;
                     Ok((value, self.parts.get(&slot).cloned()))
@@ -247,7 +246,10 @@ impl<'p> Evaluator<'p> {
         }
         let slot = match &args[0].kind {
             ExprKind::Var(ident) => self.named_slot(ctx, &ident.name),
-            ExprKind::Member(..) => self.output_slot(ctx, &args[0]),
+            ExprKind::Member(..) => match self.output_slot(ctx, &args[0]) {
+                Ok(slot) => slot,
+                Err(reported) => return Some(Err(reported)),
+            },
             _ => None,
         }?;
         Some((|| {
