@@ -56,11 +56,9 @@ impl<'p> Evaluator<'p> {
     pub(crate) fn merge_part(&mut self, all: &Deps, parts: Option<&Parts>, key: Option<&Value>) {
         match (parts, key) {
             (Some(parts), Some(key)) => {
-                let spine = parts.spine.clone();
-                self.merge(&spine);
+                self.merge(&parts.spine);
                 if let Some(item) = parts.items.get(&key_text(key)) {
-                    let item = item.clone();
-                    self.merge(&item);
+                    self.merge(item);
                 }
             }
             _ => self.merge(all),
@@ -136,13 +134,13 @@ impl<'p> Evaluator<'p> {
     /// also returns the parts of the value when it is a collection built element by element.
     pub(crate) fn eval_parts(&mut self, expr: &Expr, ctx: &Ctx) -> R<(Value, Option<Arc<Parts>>)> {
         match &expr.kind {
-            ExprKind::Paren(inner) => self.eval_parts(inner, ctx),
+            ExprKind::Paren(inner) => self.nested(expr.span, |ev| ev.eval_parts(inner, ctx)),
             ExprKind::If(condition, then, otherwise) => {
                 let (holds, cond_deps) =
                     self.quiet(|ev| ev.condition(condition, ctx, "an `if` condition"));
                 self.merge(&cond_deps);
                 let branch = if holds? { then } else { otherwise };
-                let (value, parts) = self.eval_parts(branch, ctx)?;
+                let (value, parts) = self.nested(expr.span, |ev| ev.eval_parts(branch, ctx))?;
                 // Which branch is taken shapes the value.
                 let parts = parts.map(|mut parts| {
                     extend(&mut Arc::make_mut(&mut parts).spine, &cond_deps);
@@ -212,10 +210,10 @@ impl<'p> Evaluator<'p> {
                 parts.spine = inner.spine.clone();
                 // Whatever reading the collection needed that no part accounts for belongs to
                 // the shape.
+                let accounted: std::collections::HashSet<&super::Target> =
+                    inner.items.values().flat_map(|d| d.keys()).collect();
                 for (target, info) in &collection_deps {
-                    let accounted = inner.spine.contains_key(target)
-                        || inner.items.values().any(|d| d.contains_key(target));
-                    if !accounted {
+                    if !accounted.contains(target) {
                         parts.spine.entry(target.clone()).or_insert(*info);
                     }
                 }
