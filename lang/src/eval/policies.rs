@@ -61,6 +61,15 @@ impl Default for PolicyMode {
     }
 }
 
+/// One policy as checked: where it is declared, its qualified name and how it is enforced.
+struct Checked<'a> {
+    inst: InstId,
+    decl: &'a PolicyDecl,
+    name: String,
+    level: Level,
+    overridden: bool,
+}
+
 /// What one rule said about one resource.
 enum Outcome {
     Pass,
@@ -125,28 +134,30 @@ impl<'p> Evaluator<'p> {
                         .to_owned(),
                 });
             }
+            let policy = Checked {
+                inst,
+                decl,
+                name: qualified,
+                level,
+                overridden,
+            };
             for rule in &decl.rules {
-                self.check_rule(
-                    inst, decl, rule, &qualified, level, overridden, config, &subjects,
-                );
+                self.check_rule(&policy, rule, config, &subjects);
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn check_rule(
         &mut self,
-        inst: InstId,
-        decl: &PolicyDecl,
+        checked: &Checked<'_>,
         rule: &PolicyRule,
-        policy: &str,
-        level: Level,
-        overridden: bool,
         config: &mut Config,
         subjects: &[Value],
     ) {
+        let (policy, level, overridden) =
+            (checked.name.as_str(), checked.level, checked.overridden);
         for (resource, subject) in config.resources.iter().zip(subjects) {
-            let finding = match self.outcome(inst, rule, subject, policy, resource) {
+            let finding = match self.outcome(checked.inst, rule, subject, policy, resource) {
                 Outcome::Pass => continue,
                 Outcome::Broken => return,
                 Outcome::Undecided { secret } => {
@@ -177,7 +188,7 @@ impl<'p> Evaluator<'p> {
             self.diagnostics.push(PolicyError::Finding {
                 span: resource.span,
                 rule: rule.span,
-                policy_span: decl.name.span,
+                policy_span: checked.decl.name.span,
                 finding: finding.clone(),
             });
             config.findings.push(finding);
