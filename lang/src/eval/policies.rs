@@ -31,7 +31,13 @@ pub enum Level {
 }
 
 impl Level {
-    pub const NAMES: &'static [&'static str] = &["hard", "soft", "advisory"];
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Hard => "hard",
+            Level::Soft => "soft",
+            Level::Advisory => "advisory",
+        }
+    }
 
     fn parse(name: &str) -> Option<Level> {
         match name {
@@ -172,7 +178,7 @@ impl<'p> Evaluator<'p> {
                 }
                 Outcome::Match(message) => PolicyFinding {
                     policy: policy.to_owned(),
-                    level: Level::NAMES[level as usize].to_owned(),
+                    level: level.name().to_owned(),
                     effect: match rule.effect {
                         PolicyEffect::Deny => "deny",
                         PolicyEffect::Warn => "warn",
