@@ -1,5 +1,6 @@
 //! The shipped `.obp` files never rot: every blueprint module checks on its own, every
-//! example validates, and all of them are formatted canonically.
+//! example validates, and all of them are formatted canonically. So does every complete
+//! stack shown in the README (a fenced `obp` block that starts with `stack`).
 
 use std::path::{Path, PathBuf};
 
@@ -44,7 +45,48 @@ pub fn trials() -> Vec<Trial> {
         let name = format!("library/{}", example.display());
         trials.push(Trial::test(name, move || check_example(&example)));
     }
+    let readme = std::fs::read_to_string("README.md").unwrap_or_default();
+    for (n, block) in obp_blocks(&readme).into_iter().enumerate() {
+        let name = format!("library/README.md/stack-{}", n + 1);
+        trials.push(Trial::test(name, move || check_snippet(&block)));
+    }
     trials
+}
+
+/// The fenced `obp` blocks of a Markdown text that are whole stacks.
+fn obp_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```obp") => current = Some(String::new()),
+            (Some(block), "```") => {
+                if block.starts_with("stack ") {
+                    blocks.push(std::mem::take(block));
+                }
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+fn check_snippet(source: &str) -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let file = dir.path().join("stack.obp");
+    std::fs::write(&file, source).map_err(|e| e.to_string())?;
+    formatted(&file)?;
+    let checked = obp_lang::check_stack(dir.path(), &obp_lang::Options::default());
+    errors(&checked)?;
+    if checked.config.is_none() {
+        return Err("the stack did not evaluate".into());
+    }
+    Ok(())
 }
 
 fn formatted(file: &Path) -> Result<(), Failed> {
