@@ -11,15 +11,8 @@ use crate::address;
 use crate::plan::{Action, AttrDiff, Change, Plan};
 use crate::resolve;
 
-/// Renders a plan as text.
-pub fn human(plan: &Plan, color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("\u{1b}[{code}m{text}\u{1b}[0m")
-        } else {
-            text.to_owned()
-        }
-    };
+/// The objects changed outside obp that a plan found, as text (empty when there are none).
+pub fn drift(plan: &Plan) -> String {
     let mut out = String::new();
     if !plan.drift.is_empty() {
         out.push_str("Objects changed outside obp since the last apply:\n\n");
@@ -36,6 +29,27 @@ pub fn human(plan: &Plan, color: bool) -> String {
             out.push('\n');
         }
     }
+    out
+}
+
+/// The drift a plan found, for machines: address, `changed` or `deleted`, changed paths.
+pub fn drift_json(plan: &Plan) -> Vec<Json> {
+    plan.drift
+        .iter()
+        .map(|d| json!({ "address": d.address, "kind": d.kind, "paths": d.diffs.iter().map(|x| x.path.clone()).collect::<Vec<_>>() }))
+        .collect()
+}
+
+/// Renders a plan as text.
+pub fn human(plan: &Plan, color: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut out = drift(plan);
     for (from, to) in &plan.moved {
         let _ = writeln!(out, "  # {from} has moved to {to}\n");
     }
@@ -234,11 +248,7 @@ pub fn json(plan: &Plan) -> Json {
             })
         })
         .collect();
-    let drift: Vec<Json> = plan
-        .drift
-        .iter()
-        .map(|d| json!({ "address": d.address, "kind": d.kind, "paths": d.diffs.iter().map(|x| x.path.clone()).collect::<Vec<_>>() }))
-        .collect();
+    let drift = drift_json(plan);
     let all: Vec<&Change> = plan.changes.iter().collect();
     let count = |action: Action| all.iter().filter(|c| c.action == action).count();
     json!({

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and dispatch; one file per subcommand.
 
 mod apply;
+mod drift;
 mod eval;
 mod explain;
 mod fmt;
@@ -121,6 +122,14 @@ enum Command {
         auto_approve: bool,
         #[arg(long, default_value_t = 10)]
         parallelism: usize,
+    },
+    /// Report what changed outside obp since the last apply, changing nothing; exit 2 on drift
+    Drift {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Print the drift as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Read every resource and record what is live
     Refresh {
@@ -297,6 +306,7 @@ pub fn main() -> ExitCode {
                 )
                 .await
             }
+            Command::Drift { stack, json } => drift::run(&stack, json, color).await,
             Command::Refresh { stack } => state::refresh(&stack, color).await,
             Command::Show { stack, json } => state::show(&stack, json, color).await,
             Command::Output { name, stack, json } => {

@@ -1,0 +1,56 @@
+//! `obp drift`: what changed outside obp since the last apply, read from the live objects,
+//! without changing anything — neither the infrastructure nor the state. Exit 0 when
+//! nothing drifted, 2 when something did (for scheduled checks), 1 on errors.
+
+use std::process::ExitCode;
+
+use obp_engine::plan::{plan, PlanOptions};
+use obp_engine::render;
+
+use super::output::Color;
+use super::stack::{Policies, Stack};
+use super::StackArgs;
+
+pub async fn run(args: &StackArgs, json: bool, color: Color) -> anyhow::Result<ExitCode> {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(_lock) = stack.lock("drift").await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Ok(state) = stack.state().await else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let options = PlanOptions {
+        refresh: true,
+        ..PlanOptions::default()
+    };
+    let made = match plan(&stack.config, state, &stack.providers, &options).await {
+        Ok(made) => made,
+        Err(diagnostics) => {
+            stack.report(&diagnostics);
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if json {
+        let report = serde_json::json!({ "drift": render::drift_json(&made) });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if made.drift.is_empty() {
+        println!("No drift: every object obp manages is as it was last applied.");
+    } else {
+        print!("{}", render::drift(&made));
+        let count = made.drift.len();
+        println!(
+            "{count} object{} changed outside obp. `obp plan` shows how apply would restore {}; `obp refresh` records {} as {} now.",
+            if count == 1 { "" } else { "s" },
+            if count == 1 { "it" } else { "them" },
+            if count == 1 { "it" } else { "them" },
+            if count == 1 { "it is" } else { "they are" },
+        );
+    }
+    Ok(if made.drift.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
