@@ -547,24 +547,31 @@ fn unknown_type(rtype: &str) -> ProviderError {
     )
 }
 
+/// The boolean options of a role: attribute, CREATE ROLE keyword (`NO…` when false) and
+/// default. `read_role` selects their `pg_roles` columns in this order, then `rolconnlimit`.
+pub(crate) const ROLE_FLAGS: &[(&str, &str, bool)] = &[
+    ("login", "LOGIN", true),
+    ("superuser", "SUPERUSER", false),
+    ("create_db", "CREATEDB", false),
+    ("create_role", "CREATEROLE", false),
+    ("replication", "REPLICATION", false),
+];
+
 impl Postgres {
     /// The option list of CREATE/ALTER ROLE, password included (as a SCRAM verifier).
     fn role_options(&self, i: Inputs<'_>) -> Result<String, ProviderError> {
-        let flag =
-            |name: &str, on: &str, off: &str, default: bool| -> Result<String, ProviderError> {
-                Ok(if i.bool_or(name, default)? { on } else { off }.to_owned())
-            };
-        let mut options = vec![
-            flag("login", "LOGIN", "NOLOGIN", true)?,
-            flag("superuser", "SUPERUSER", "NOSUPERUSER", false)?,
-            flag("create_db", "CREATEDB", "NOCREATEDB", false)?,
-            flag("create_role", "CREATEROLE", "NOCREATEROLE", false)?,
-            flag("replication", "REPLICATION", "NOREPLICATION", false)?,
-            format!(
-                "CONNECTION LIMIT {}",
-                i.int_opt("connection_limit")?.unwrap_or(-1)
-            ),
-        ];
+        let mut options = Vec::with_capacity(ROLE_FLAGS.len() + 2);
+        for (attribute, keyword, default) in ROLE_FLAGS {
+            options.push(if i.bool_or(attribute, *default)? {
+                (*keyword).to_owned()
+            } else {
+                format!("NO{keyword}")
+            });
+        }
+        options.push(format!(
+            "CONNECTION LIMIT {}",
+            i.int_opt("connection_limit")?.unwrap_or(-1)
+        ));
         match i.secret_opt("password")? {
             Some(path) => {
                 let password = resolve_secret(self.secrets.as_ref(), "password", path)?;
@@ -609,45 +616,14 @@ impl Postgres {
         };
         let mut inputs = prior.inputs.clone();
         let eq = |a: &Json, b: &Json| a == b;
-        overlay(
-            &mut inputs,
-            "login",
-            json!(row.get::<_, bool>(0)),
-            Some(json!(true)),
-            eq,
-        );
-        overlay(
-            &mut inputs,
-            "superuser",
-            json!(row.get::<_, bool>(1)),
-            Some(json!(false)),
-            eq,
-        );
-        overlay(
-            &mut inputs,
-            "create_db",
-            json!(row.get::<_, bool>(2)),
-            Some(json!(false)),
-            eq,
-        );
-        overlay(
-            &mut inputs,
-            "create_role",
-            json!(row.get::<_, bool>(3)),
-            Some(json!(false)),
-            eq,
-        );
-        overlay(
-            &mut inputs,
-            "replication",
-            json!(row.get::<_, bool>(4)),
-            Some(json!(false)),
-            eq,
-        );
+        for (column, (attribute, _, default)) in ROLE_FLAGS.iter().enumerate() {
+            let live = json!(row.get::<_, bool>(column));
+            overlay(&mut inputs, attribute, live, Some(json!(default)), eq);
+        }
         overlay(
             &mut inputs,
             "connection_limit",
-            json!(row.get::<_, i32>(5)),
+            json!(row.get::<_, i32>(ROLE_FLAGS.len())),
             Some(json!(-1)),
             eq,
         );

@@ -92,14 +92,8 @@ fn check(rtype: &str, inputs: &BTreeMap<String, Json>, prior: bool) -> Vec<Provi
         "postgres.role" => {
             push(role_name("name"));
             push(limit("connection_limit"));
-            for flag in [
-                "login",
-                "superuser",
-                "create_db",
-                "create_role",
-                "replication",
-            ] {
-                push(i.bool_or(flag, false).map(|_| ()));
+            for (flag, _, default) in super::ROLE_FLAGS {
+                push(i.bool_or(flag, *default).map(|_| ()));
             }
             let marker = prior && i.get("password") == Some(&Json::String(CHANGED_OUTSIDE.into()));
             if i.known("password") && !marker {
