@@ -30,12 +30,7 @@ async fn render(
             std::fs::write(dir.path().join(entry.file_name()), edit(text)).unwrap();
         }
     }
-    let checked = obp_lang::check_stack(dir.path(), &obp_lang::Options::default());
-    let text =
-        obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
-    let config = checked
-        .config
-        .unwrap_or_else(|| panic!("{example}:\n{text}"));
+    let config = tree::evaluate(dir.path(), &[], example);
     let providers =
         obp_providers::configure(&config, dir.path()).unwrap_or_else(|d| panic!("{d:?}"));
     let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
@@ -133,19 +128,7 @@ async fn every_example_plans_without_servers() {
     ];
     for (example, vars) in cases {
         let dir = Path::new("examples").join(example);
-        let mut options = obp_lang::Options::default();
-        for (name, value) in *vars {
-            options
-                .eval
-                .vars
-                .insert((*name).to_owned(), obp_lang::value::Value::str(*value));
-        }
-        let checked = obp_lang::check_stack(&dir, &options);
-        let text =
-            obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
-        let config = checked
-            .config
-            .unwrap_or_else(|| panic!("{example} {vars:?}:\n{text}"));
+        let config = tree::evaluate(&dir, vars, &format!("{example} {vars:?}"));
         let providers =
             obp_providers::configure(&config, &dir).unwrap_or_else(|d| panic!("{example}: {d:?}"));
         let made = plan(
@@ -209,10 +192,7 @@ async fn a_starter_and_an_enterprise_tenant_differ_only_in_declared_ways() {
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("stack.obp"), stack).unwrap();
-    let checked = obp_lang::check_stack(dir.path(), &obp_lang::Options::default());
-    let text =
-        obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
-    let config = checked.config.unwrap_or_else(|| panic!("{text}"));
+    let config = tree::evaluate(dir.path(), &[], "the starter/enterprise stack");
 
     let sized_lines = [
         "workers",
@@ -346,10 +326,7 @@ fn saas_with_tenants(n: usize) -> obp_lang::Config {
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("stack.obp"), stack).unwrap();
-    let checked = obp_lang::check_stack(dir.path(), &obp_lang::Options::default());
-    let text =
-        obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
-    checked.config.unwrap_or_else(|| panic!("{text}"))
+    tree::evaluate(dir.path(), &[], &format!("saas with {n} tenants"))
 }
 
 /// On a shared platform, a tenant's resources wait for that tenant's database, init Job and

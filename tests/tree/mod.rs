@@ -1,11 +1,27 @@
-//! Reading a rendered GitOps tree and checking the Odoo rules on it: shared by the example
-//! tests that render without servers (`tests/examples.rs`) and those applied against real
-//! servers (`tests/examples_live.rs`).
+//! Shared by the example tests that render without servers (`tests/examples.rs`) and those
+//! applied against real servers (`tests/examples_live.rs`): evaluating a stack, reading a
+//! rendered GitOps tree, and checking the Odoo rules on it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
+
+/// Checks and evaluates the stack in `dir` with these `--var` values; panics with the
+/// rendered diagnostics, after `what`, when it is not valid.
+pub fn evaluate(dir: &Path, vars: &[(&str, &str)], what: &str) -> obp_lang::Config {
+    let mut options = obp_lang::Options::default();
+    for (name, value) in vars {
+        options
+            .eval
+            .vars
+            .insert((*name).to_owned(), obp_lang::value::Value::str(*value));
+    }
+    let checked = obp_lang::check_stack(dir, &options);
+    let text =
+        obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
+    checked.config.unwrap_or_else(|| panic!("{what}:\n{text}"))
+}
 
 /// Rendered files by path relative to `root`.
 pub fn files(root: &Path) -> BTreeMap<String, String> {
