@@ -2,21 +2,17 @@
 //! create, an empty second plan, in-place update, replacement, drift made directly through the
 //! server's API, destroy leaving nothing (checked on the server), and hostile input.
 
-use std::sync::Arc;
+mod common;
 
-use obp_engine::apply::{apply, ApplyOptions, Quiet};
-use obp_engine::plan::{plan, Action, Plan, PlanOptions};
-use obp_engine::state::local::LocalBackend;
-use obp_engine::state::Backend;
+use common::{actions, server_env, Run};
+use obp_engine::plan::Action;
 use serde_json::{json, Value as Json};
 
 fn server() -> (String, String) {
-    let missing = |name: &str| {
-        panic!("{name} is not set: run the tests through scripts/test, or start PowerDNS with `bash scripts/servers/pdns.sh start DIR` and load DIR/pdns.env")
-    };
-    let url = std::env::var("OBP_TEST_PDNS_URL").unwrap_or_else(|_| missing("OBP_TEST_PDNS_URL"));
-    let key = std::env::var("OBP_TEST_PDNS_KEY").unwrap_or_else(|_| missing("OBP_TEST_PDNS_KEY"));
-    (url, key)
+    (
+        server_env("OBP_TEST_PDNS_URL", "pdns"),
+        server_env("OBP_TEST_PDNS_KEY", "pdns"),
+    )
 }
 
 /// A zone name no other test uses.
@@ -24,70 +20,10 @@ fn zone(test: &str) -> String {
     format!("{test}-{}.obp-test.example", std::process::id())
 }
 
-struct Run {
-    dir: tempfile::TempDir,
-    backend: Arc<LocalBackend>,
-}
-
-impl Run {
-    fn new() -> Run {
-        let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
-        Run { dir, backend }
-    }
-
-    fn write(&self, body: &str) {
-        let (url, _) = server();
-        let stack = format!("stack dns_test {{}}\nprovider dns {{\n  url = \"{url}\"\n  api_key = secret(\"env:OBP_TEST_PDNS_KEY\")\n}}\n{body}");
-        std::fs::write(self.dir.path().join("stack.obp"), stack).unwrap();
-    }
-
-    async fn plan(&self, destroy: bool) -> Result<Plan, Vec<obp_lang::Diagnostic>> {
-        let checked = obp_lang::check_stack(self.dir.path(), &obp_lang::Options::default());
-        let config = checked.config.expect("a valid stack");
-        let providers = obp_providers::configure(&config, self.dir.path())?;
-        let state = self.backend.read().await.unwrap().unwrap_or_default();
-        plan(
-            &config,
-            state,
-            &providers,
-            &PlanOptions {
-                destroy,
-                refresh: true,
-                ..PlanOptions::default()
-            },
-        )
-        .await
-    }
-
-    async fn apply(&self, made: &Plan) {
-        let checked = obp_lang::check_stack(self.dir.path(), &obp_lang::Options::default());
-        let config = checked.config.expect("a valid stack");
-        let providers = obp_providers::configure(&config, self.dir.path()).unwrap();
-        let state = self.backend.read().await.unwrap().unwrap_or_default();
-        let report = apply(
-            made,
-            state,
-            &providers,
-            self.backend.clone(),
-            &ApplyOptions::default(),
-            Arc::new(Quiet),
-        )
-        .await;
-        assert!(report.ok(), "{report:?}");
-    }
-
-    fn state_text(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("obp.state.json")).unwrap_or_default()
-    }
-}
-
-fn actions(plan: &Plan) -> Vec<(String, Action)> {
-    plan.changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .map(|c| (c.address.clone(), c.action))
-        .collect()
+/// A stack managing `body` through the test server's API.
+fn stack(body: &str) -> String {
+    let (url, _) = server();
+    format!("stack dns_test {{}}\nprovider dns {{\n  url = \"{url}\"\n  api_key = secret(\"env:OBP_TEST_PDNS_KEY\")\n}}\n{body}")
 }
 
 /// The zone as the server holds it, read directly (not through the provider).
@@ -140,9 +76,8 @@ fn body(zone: &str, records: &str, rtype: &str) -> String {
 #[tokio::test]
 async fn zone_and_records_round_trip_on_the_server() {
     let zone = zone("roundtrip");
-    let run = Run::new();
-    run.write(&body(&zone, "[\"10.0.0.1\", \"10.0.0.2\"]", "A"));
-    let first = run.plan(false).await.unwrap();
+    let run = Run::new(&stack(&body(&zone, "[\"10.0.0.1\", \"10.0.0.2\"]", "A")));
+    let first = run.plan(false).await;
     assert_eq!(first.count(Action::Create), 3);
     run.apply(&first).await;
     let live = live_zone(&zone)
@@ -157,7 +92,7 @@ async fn zone_and_records_round_trip_on_the_server() {
         ["\"v=spf1 -all\""]
     );
     assert!(
-        !run.plan(false).await.unwrap().has_changes(),
+        !run.plan(false).await.has_changes(),
         "a second plan is empty"
     );
     assert!(
@@ -166,8 +101,8 @@ async fn zone_and_records_round_trip_on_the_server() {
     );
 
     // Records change in place.
-    run.write(&body(&zone, "[\"10.0.0.3\"]", "A"));
-    let update = run.plan(false).await.unwrap();
+    run.edit(&stack(&body(&zone, "[\"10.0.0.3\"]", "A")));
+    let update = run.plan(false).await;
     assert_eq!(
         actions(&update),
         [("dns.record.erp".to_owned(), Action::Update)]
@@ -183,8 +118,8 @@ async fn zone_and_records_round_trip_on_the_server() {
     );
 
     // The type cannot change in place: the set is replaced.
-    run.write(&body(&zone, "[\"2001:db8::1\"]", "AAAA"));
-    let replace = run.plan(false).await.unwrap();
+    run.edit(&stack(&body(&zone, "[\"2001:db8::1\"]", "AAAA")));
+    let replace = run.plan(false).await;
     assert_eq!(
         actions(&replace),
         [("dns.record.erp".to_owned(), Action::Replace)]
@@ -198,7 +133,7 @@ async fn zone_and_records_round_trip_on_the_server() {
     );
 
     // Destroy leaves nothing behind on the server.
-    run.apply(&run.plan(true).await.unwrap()).await;
+    run.apply(&run.plan(true).await).await;
     assert!(
         live_zone(&zone).await.is_none(),
         "the zone is gone from the server"
@@ -214,9 +149,8 @@ async fn cname_targets_with_or_without_the_final_dot_are_stable() {
         ("cname-nodot", "\"ingress.example.net\""),
     ] {
         let zone = zone(test);
-        let run = Run::new();
-        run.write(&body(&zone, &format!("[{target}]"), "CNAME"));
-        run.apply(&run.plan(false).await.unwrap()).await;
+        let run = Run::new(&stack(&body(&zone, &format!("[{target}]"), "CNAME")));
+        run.apply(&run.plan(false).await).await;
         assert_eq!(
             live_records(
                 &live_zone(&zone).await.unwrap(),
@@ -225,22 +159,21 @@ async fn cname_targets_with_or_without_the_final_dot_are_stable() {
             ),
             ["ingress.example.net."]
         );
-        let again = run.plan(false).await.unwrap();
+        let again = run.plan(false).await;
         assert!(
             again.drift.is_empty() && !again.has_changes(),
             "{target}: {:?}",
             actions(&again)
         );
-        run.apply(&run.plan(true).await.unwrap()).await;
+        run.apply(&run.plan(true).await).await;
     }
 }
 
 #[tokio::test]
 async fn records_changed_on_the_server_are_drift() {
     let zone = zone("drift");
-    let run = Run::new();
-    run.write(&body(&zone, "[\"10.0.0.1\"]", "A"));
-    run.apply(&run.plan(false).await.unwrap()).await;
+    let run = Run::new(&stack(&body(&zone, "[\"10.0.0.1\"]", "A")));
+    run.apply(&run.plan(false).await).await;
     let (url, key) = server();
     let patch = json!({ "rrsets": [{ "name": format!("erp.{zone}."), "type": "A", "ttl": 120, "changetype": "REPLACE",
         "records": [{ "content": "192.0.2.66", "disabled": false }] }] });
@@ -264,7 +197,7 @@ async fn records_changed_on_the_server_are_drift() {
         status.is_some_and(|s| s.is_success()),
         "the out-of-band change failed: {status:?}"
     );
-    let drifted = run.plan(false).await.unwrap();
+    let drifted = run.plan(false).await;
     assert_eq!(drifted.drift.len(), 1);
     assert_eq!(drifted.drift[0].address, "dns.record.erp");
     assert_eq!(
@@ -280,18 +213,17 @@ async fn records_changed_on_the_server_are_drift() {
         ),
         ["10.0.0.1"]
     );
-    run.apply(&run.plan(true).await.unwrap()).await;
+    run.apply(&run.plan(true).await).await;
     assert!(live_zone(&zone).await.is_none());
 }
 
 #[tokio::test]
 async fn hostile_names_are_refused_at_plan_time() {
-    let run = Run::new();
     let long = "x".repeat(300);
-    run.write(&format!(
+    let run = Run::new(&stack(&format!(
         "resource dns.record a {{\n  zone = \"../x\"\n  name = \"a\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\nresource dns.record b {{\n  zone = \"ok.example\"\n  name = \"a\\\"; DROP\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\nresource dns.record c {{\n  zone = \"ok.example\"\n  name = \"{long}\"\n  type = \"A\"\n  records = [\"10.0.0.1\"]\n}}\n"
-    ));
-    let errors = run.plan(false).await.unwrap_err();
+    )));
+    let errors = run.try_plan(false).await.unwrap_err();
     let messages: Vec<&str> = errors.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(errors.len(), 3, "{messages:#?}");
     assert!(errors.iter().all(|d| d.code == "E0702"));
