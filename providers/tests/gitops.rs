@@ -2,13 +2,12 @@
 //! multi-tenant stack (golden snapshot), an empty second plan, a hand edit as drift,
 //! destroy leaving foreign files alone, and git commits when asked.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
-use obp_engine::apply::{apply, ApplyOptions, Quiet};
-use obp_engine::plan::{plan, Action, PlanOptions};
-use obp_engine::state::local::LocalBackend;
-use obp_engine::state::Backend;
+use std::path::{Path, PathBuf};
+
+use common::Run;
+use obp_engine::plan::Action;
 
 const STACK: &str = r#"
 stack tenants {}
@@ -53,19 +52,6 @@ resource file.text conf for each tenants {
 }
 "#;
 
-fn write_stack(dir: &Path, text: &str) {
-    std::fs::write(dir.join("stack.obp"), text).unwrap();
-}
-
-fn config(dir: &Path) -> obp_lang::Config {
-    let checked = obp_lang::check_stack(dir, &obp_lang::Options::default());
-    let text =
-        obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
-    checked
-        .config
-        .unwrap_or_else(|| panic!("invalid stack:\n{text}"))
-}
-
 /// Every file under `root` with its path, sorted: the rendered tree as one text.
 fn tree(root: &Path) -> String {
     let mut files = Vec::new();
@@ -90,65 +76,9 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
     }
 }
 
-struct Run {
-    dir: tempfile::TempDir,
-    backend: Arc<LocalBackend>,
-}
-
-impl Run {
-    fn new(text: &str) -> Run {
-        let dir = tempfile::tempdir().unwrap();
-        write_stack(dir.path(), text);
-        let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
-        Run { dir, backend }
-    }
-
-    async fn plan(&self, destroy: bool) -> obp_engine::plan::Plan {
-        let config = config(self.dir.path());
-        let providers =
-            obp_providers::configure(&config, self.dir.path()).unwrap_or_else(|d| panic!("{d:?}"));
-        let state = self.backend.read().await.unwrap().unwrap_or_default();
-        plan(
-            &config,
-            state,
-            &providers,
-            &PlanOptions {
-                destroy,
-                refresh: true,
-                ..PlanOptions::default()
-            },
-        )
-        .await
-        .unwrap_or_else(|d| panic!("{d:?}"))
-    }
-
-    async fn apply(&self, made: &obp_engine::plan::Plan) {
-        let config = config(self.dir.path());
-        let providers = obp_providers::configure(&config, self.dir.path()).unwrap();
-        let state = self.backend.read().await.unwrap().unwrap_or_default();
-        let report = apply(
-            made,
-            state,
-            &providers,
-            self.backend.clone(),
-            &ApplyOptions::default(),
-            Arc::new(Quiet),
-        )
-        .await;
-        assert!(report.ok(), "{report:?}");
-        for name in providers.names() {
-            providers
-                .get(name)
-                .unwrap()
-                .finish("obp apply: test")
-                .await
-                .unwrap();
-        }
-    }
-
-    fn out(&self) -> std::path::PathBuf {
-        self.dir.path().join("out")
-    }
+/// Where the stack of `run` renders.
+fn out(run: &Run) -> PathBuf {
+    run.dir.path().join("out")
 }
 
 #[tokio::test]
@@ -157,19 +87,19 @@ async fn renders_a_deterministic_tree_and_a_second_plan_is_empty() {
     let first = run.plan(false).await;
     assert_eq!(first.count(Action::Create), 8);
     run.apply(&first).await;
-    insta::assert_snapshot!("multi_tenant_tree", tree(&run.out()));
+    insta::assert_snapshot!("multi_tenant_tree", tree(&out(&run)));
     assert!(!run.plan(false).await.has_changes());
     // The same input renders byte-identical files in another directory.
     let again = Run::new(STACK);
     again.apply(&again.plan(false).await).await;
-    assert_eq!(tree(&run.out()), tree(&again.out()));
+    assert_eq!(tree(&out(&run)), tree(&out(&again)));
 }
 
 #[tokio::test]
 async fn a_hand_edit_is_drift_and_apply_restores_it() {
     let run = Run::new(STACK);
     run.apply(&run.plan(false).await).await;
-    let file = run.out().join("odoo-acme/deployment-odoo-web.yaml");
+    let file = out(&run).join("odoo-acme/deployment-odoo-web.yaml");
     let original = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, original.replace("replicas: 2", "replicas: 5")).unwrap();
     let drifted = run.plan(false).await;
@@ -195,12 +125,12 @@ async fn a_hand_edit_is_drift_and_apply_restores_it() {
 async fn destroy_removes_only_what_obp_wrote() {
     let run = Run::new(STACK);
     run.apply(&run.plan(false).await).await;
-    let foreign = run.out().join("odoo-acme/notes.yaml");
+    let foreign = out(&run).join("odoo-acme/notes.yaml");
     std::fs::write(&foreign, "kind: Note\n").unwrap();
-    let top = run.out().join("README.md");
+    let top = out(&run).join("README.md");
     std::fs::write(&top, "hand written\n").unwrap();
     run.apply(&run.plan(true).await).await;
-    let left = tree(&run.out());
+    let left = tree(&out(&run));
     assert_eq!(
         left,
         "=== README.md\nhand written\n\n=== odoo-acme/notes.yaml\nkind: Note\n"
@@ -221,16 +151,16 @@ async fn commits_the_directory_when_asked() {
         "provider gitops { dir = \"out\" }",
         "provider gitops {\n  dir = \"out\"\n  commit = true\n}",
     ));
-    std::fs::create_dir_all(run.out()).unwrap();
-    assert!(git(&run.out(), &["init", "-q"]).status.success());
-    git(&run.out(), &["config", "user.email", "obp@example.invalid"]);
-    git(&run.out(), &["config", "user.name", "obp tests"]);
+    std::fs::create_dir_all(out(&run)).unwrap();
+    assert!(git(&out(&run), &["init", "-q"]).status.success());
+    git(&out(&run), &["config", "user.email", "obp@example.invalid"]);
+    git(&out(&run), &["config", "user.name", "obp tests"]);
     run.apply(&run.plan(false).await).await;
-    let log = git(&run.out(), &["log", "--format=%s"]);
+    let log = git(&out(&run), &["log", "--format=%s"]);
     assert_eq!(
         String::from_utf8_lossy(&log.stdout).trim(),
         "obp apply: test"
     );
-    let status = git(&run.out(), &["status", "--porcelain"]);
+    let status = git(&out(&run), &["status", "--porcelain"]);
     assert!(status.stdout.is_empty(), "everything is committed");
 }

@@ -98,11 +98,13 @@ impl Run {
             .unwrap_or_else(|d| panic!("plan failed: {d:#?}"))
     }
 
+    /// Applies, then lets every provider finish as `obp apply` does (the GitOps provider
+    /// commits there when asked).
     pub async fn try_apply(&self, made: &Plan) -> ApplyReport {
         let config = self.config();
         let providers = obp_providers::configure(&config, self.dir.path()).unwrap();
         let state = self.backend.read().await.unwrap().unwrap_or_default();
-        apply(
+        let report = apply(
             made,
             state,
             &providers,
@@ -110,7 +112,15 @@ impl Run {
             &ApplyOptions::default(),
             Arc::new(Quiet),
         )
-        .await
+        .await;
+        for name in providers.names() {
+            if let Some(provider) = providers.get(name) {
+                if let Err(error) = provider.finish("obp apply: test").await {
+                    panic!("provider {name} could not finish: {error}");
+                }
+            }
+        }
+        report
     }
 
     pub async fn apply(&self, made: &Plan) {
