@@ -13,14 +13,13 @@
 //! Tests needing a server fail (never skip) when its variables are missing: `scripts/test`
 //! starts the servers and exports them.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use obp_engine::apply::{apply, ApplyOptions, ApplyReport, Quiet};
-use obp_engine::plan::{plan, Action, Plan, PlanOptions};
-use obp_engine::state::local::LocalBackend;
-use obp_engine::state::Backend;
+use common::{server_env, Run};
+use obp_engine::apply::ApplyReport;
+use obp_engine::plan::{Action, Plan};
 use rusty_s3::{Bucket, Method, UrlStyle};
 
 /// A server the tests talk to, from the variables its script wrote.
@@ -33,38 +32,29 @@ struct Server {
     secret_var: &'static str,
 }
 
-fn var(name: &str, script: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: start the server with `bash {script} start DIR` and export DIR/*.env \
-             (`bash scripts/test` does both)"
-        )
-    })
-}
-
 fn garage() -> Server {
-    let script = "scripts/servers/garage.sh";
+    let script = "garage";
     let server = Server {
-        endpoint: var("OBP_TEST_S3_ENDPOINT", script),
-        region: var("OBP_TEST_S3_REGION", script),
+        endpoint: server_env("OBP_TEST_S3_ENDPOINT", script),
+        region: server_env("OBP_TEST_S3_REGION", script),
         access_var: "OBP_TEST_S3_ACCESS_KEY",
         secret_var: "OBP_TEST_S3_SECRET_KEY",
     };
-    var(server.access_var, script);
-    var(server.secret_var, script);
+    server_env(server.access_var, script);
+    server_env(server.secret_var, script);
     server
 }
 
 fn moto() -> Server {
-    let script = "scripts/servers/moto.sh";
+    let script = "moto";
     let server = Server {
-        endpoint: var("OBP_TEST_MOTO_ENDPOINT", script),
+        endpoint: server_env("OBP_TEST_MOTO_ENDPOINT", script),
         region: "us-east-1".to_owned(),
         access_var: "OBP_TEST_MOTO_ACCESS_KEY",
         secret_var: "OBP_TEST_MOTO_SECRET_KEY",
     };
-    var(server.access_var, script);
-    var(server.secret_var, script);
+    server_env(server.access_var, script);
+    server_env(server.secret_var, script);
     server
 }
 
@@ -181,101 +171,6 @@ impl Direct {
         let (status, body) = self.send(Method::Get, None, None, &[], None).await;
         assert_eq!(status, 200, "{body}");
         body
-    }
-}
-
-fn config(dir: &Path) -> obp_lang::Config {
-    let checked = obp_lang::check_stack(dir, &obp_lang::Options::default());
-    let text =
-        obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
-    checked
-        .config
-        .unwrap_or_else(|| panic!("invalid stack:\n{text}"))
-}
-
-/// A stack in a temporary directory with local state.
-struct Run {
-    dir: tempfile::TempDir,
-    backend: Arc<LocalBackend>,
-}
-
-impl Run {
-    fn new(text: &str) -> Run {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("stack.obp"), text).unwrap();
-        let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
-        Run { dir, backend }
-    }
-
-    fn edit(&self, text: &str) {
-        std::fs::write(self.dir.path().join("stack.obp"), text).unwrap();
-    }
-
-    /// Plans; errors come back rendered as the CLI shows them.
-    async fn try_plan(&self, destroy: bool) -> Result<Plan, String> {
-        let checked = obp_lang::check_stack(self.dir.path(), &obp_lang::Options::default());
-        let render = |d: &[obp_lang::diagnostics::Diagnostic]| {
-            obp_lang::diagnostics::render::to_text(d, &checked.sources, false)
-        };
-        let config = checked
-            .config
-            .clone()
-            .ok_or_else(|| render(&checked.diagnostics))?;
-        let providers =
-            obp_providers::configure(&config, self.dir.path()).map_err(|d| render(&d))?;
-        let state = self.backend.read().await.unwrap().unwrap_or_default();
-        plan(
-            &config,
-            state,
-            &providers,
-            &PlanOptions {
-                destroy,
-                refresh: true,
-                ..PlanOptions::default()
-            },
-        )
-        .await
-        .map_err(|d| render(&d))
-    }
-
-    async fn plan(&self, destroy: bool) -> Plan {
-        self.try_plan(destroy)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    async fn try_apply(&self, made: &Plan) -> ApplyReport {
-        let config = config(self.dir.path());
-        let providers = obp_providers::configure(&config, self.dir.path()).unwrap();
-        let state = self.backend.read().await.unwrap().unwrap_or_default();
-        apply(
-            made,
-            state,
-            &providers,
-            self.backend.clone(),
-            &ApplyOptions::default(),
-            Arc::new(Quiet),
-        )
-        .await
-    }
-
-    async fn apply(&self, made: &Plan) {
-        let report = self.try_apply(made).await;
-        assert!(report.ok(), "{:#?}", report.failed);
-    }
-
-    /// Plans and applies; the plan must succeed.
-    async fn converge(&self) {
-        let made = self.plan(false).await;
-        self.apply(&made).await;
-    }
-
-    fn providers(&self) -> obp_engine::provider::Providers {
-        obp_providers::configure(&config(self.dir.path()), self.dir.path()).unwrap()
-    }
-
-    fn state_text(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("obp.state.json")).unwrap_or_default()
     }
 }
 
@@ -762,7 +657,10 @@ resource s3.bucket rules {{
 }}
 "#
     ));
-    let errors = run.try_plan(false).await.expect_err("the plan fails");
+    let errors = run
+        .try_plan_rendered(false)
+        .await
+        .expect_err("the plan fails");
     let expected = [
         ("`../x` is not a valid S3 bucket name", "stack.obp:8:"),
         (

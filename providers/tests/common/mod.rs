@@ -76,11 +76,32 @@ impl Run {
 
     /// Plans, returning the diagnostics on failure.
     pub async fn try_plan(&self, destroy: bool) -> Result<Plan, Vec<Diagnostic>> {
-        let config = self.config();
-        let providers = obp_providers::configure(&config, self.dir.path())?;
+        self.plan_config(&self.config(), destroy).await
+    }
+
+    /// Plans; errors come back rendered as the CLI shows them, source lines included.
+    pub async fn try_plan_rendered(&self, destroy: bool) -> Result<Plan, String> {
+        let checked = obp_lang::check_stack(self.dir.path(), &obp_lang::Options::default());
+        let render =
+            |d: &[Diagnostic]| obp_lang::diagnostics::render::to_text(d, &checked.sources, false);
+        let config = checked
+            .config
+            .clone()
+            .ok_or_else(|| render(&checked.diagnostics))?;
+        self.plan_config(&config, destroy)
+            .await
+            .map_err(|d| render(&d))
+    }
+
+    async fn plan_config(
+        &self,
+        config: &obp_lang::Config,
+        destroy: bool,
+    ) -> Result<Plan, Vec<Diagnostic>> {
+        let providers = obp_providers::configure(config, self.dir.path())?;
         let state = self.backend.read().await.unwrap().unwrap_or_default();
         plan(
-            &config,
+            config,
             state,
             &providers,
             &PlanOptions {
@@ -138,6 +159,11 @@ impl Run {
     pub async fn destroy(&self) {
         let made = self.plan(true).await;
         self.apply(&made).await;
+    }
+
+    /// The stack's providers, configured as `obp apply` configures them.
+    pub fn providers(&self) -> obp_engine::provider::Providers {
+        obp_providers::configure(&self.config(), self.dir.path()).unwrap()
     }
 
     /// The state file as text.
