@@ -121,11 +121,7 @@ pub async fn run(
             return run_saved(path, flags, color).await;
         }
     }
-    let policies = if flags.destroy {
-        Policies::Skip
-    } else {
-        Policies::Check
-    };
+    let policies = Policies::unless_destroying(flags.destroy);
     let Ok(stack) = Stack::load(args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -166,11 +162,7 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> anyhow::Result<Ex
         vars: made.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         overrides: made.overrides.clone(),
     };
-    let policies = if made.destroy {
-        Policies::Skip
-    } else {
-        Policies::Check
-    };
+    let policies = Policies::unless_destroying(made.destroy);
     let Ok(stack) = Stack::load(&stack_args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };

@@ -85,11 +85,7 @@ pub async fn run(
     flags: Flags,
     color: Color,
 ) -> anyhow::Result<ExitCode> {
-    let policies = if flags.destroy {
-        Policies::Skip
-    } else {
-        Policies::Check
-    };
+    let policies = Policies::unless_destroying(flags.destroy);
     let Ok(stack) = Stack::load(args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };

@@ -33,6 +33,17 @@ pub enum Policies {
     Skip,
 }
 
+impl Policies {
+    /// Checked when planning towards the configuration, skipped when destroying it.
+    pub fn unless_destroying(destroy: bool) -> Policies {
+        if destroy {
+            Policies::Skip
+        } else {
+            Policies::Check
+        }
+    }
+}
+
 impl Stack {
     pub fn load(
         args: &StackArgs,
