@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::{actions, drifted, messages, server_env, unique, Run, SECRETS};
+use common::{actions, drifted, messages, secret, server_env, unique, Run, SECRETS};
 use obp_engine::pg::{Client, SslMode, Target};
 use obp_engine::plan::Action;
 use obp_engine::provider::{EnvSecrets, Provider, ProviderError, Recorded, ResourceRef};
@@ -110,10 +110,6 @@ async fn can_log_in(role: &str, password: &str) -> bool {
         }
         Err(_) => false,
     }
-}
-
-fn secret(n: usize) -> &'static str {
-    SECRETS[n - 1].1
 }
 
 fn role_stack(role: &str, extra: &str) -> String {

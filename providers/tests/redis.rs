@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{actions, drifted, messages, server_env, unique, Run, SECRETS};
+use common::{actions, drifted, messages, secret, server_env, unique, Run, SECRETS};
 use obp_engine::plan::Action;
 use obp_engine::provider::{Provider, ProviderError, ResourceRef};
 use obp_providers::redis::Redis;
@@ -70,10 +70,6 @@ async fn login(user: &str, password: &str) -> Option<MultiplexedConnection> {
 
 fn sha256(text: &str) -> String {
     obp_providers::attrs::sha256_hex(text.as_bytes())
-}
-
-fn secret(n: usize) -> &'static str {
-    SECRETS[n - 1].1
 }
 
 fn stack(user: &str, body: &str) -> String {

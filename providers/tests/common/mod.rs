@@ -31,6 +31,11 @@ pub const SECRETS: &[(&str, &str)] = &[
     ("OBP_SECRET_TEST_PW3", "pw3-third-password-k2"),
 ];
 
+/// The value of `secret("test/pwN")`.
+pub fn secret(n: usize) -> &'static str {
+    SECRETS[n - 1].1
+}
+
 pub fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
