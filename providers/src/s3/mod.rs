@@ -256,8 +256,8 @@ impl Provider for S3 {
     ) -> Result<Recorded, ProviderError> {
         match resource.rtype {
             "s3.bucket" => bucket::create(&self.client, inputs).await,
-            "s3.bucket_policy" => policy::create(&self.client, inputs).await,
-            "s3.object" => object::create(&self.client, inputs).await,
+            "s3.bucket_policy" => policy::put(&self.client, inputs).await,
+            "s3.object" => object::put(&self.client, inputs).await,
             other => Err(unknown_type(other)),
         }
     }
@@ -270,8 +270,8 @@ impl Provider for S3 {
     ) -> Result<Recorded, ProviderError> {
         match resource.rtype {
             "s3.bucket" => bucket::update(&self.client, prior, inputs).await,
-            "s3.bucket_policy" => policy::update(&self.client, inputs).await,
-            "s3.object" => object::update(&self.client, inputs).await,
+            "s3.bucket_policy" => policy::put(&self.client, inputs).await,
+            "s3.object" => object::put(&self.client, inputs).await,
             other => Err(unknown_type(other)),
         }
     }

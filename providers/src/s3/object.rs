@@ -107,7 +107,11 @@ fn content_type_of(inputs: &BTreeMap<String, Json>) -> &str {
         .unwrap_or(DEFAULT_CONTENT_TYPE)
 }
 
-async fn put(client: &Client, inputs: &BTreeMap<String, Json>) -> Result<Recorded, ProviderError> {
+/// Creates or replaces the object: creating and updating are the same PUT.
+pub async fn put(
+    client: &Client,
+    inputs: &BTreeMap<String, Json>,
+) -> Result<Recorded, ProviderError> {
     let Target { bucket, key } = target(inputs)?;
     let content = match inputs.get("content") {
         Some(value @ Json::String(text)) => match check_content(value) {
@@ -148,20 +152,6 @@ async fn put(client: &Client, inputs: &BTreeMap<String, Json>) -> Result<Recorde
         inputs: inputs.clone(),
         outputs,
     })
-}
-
-pub async fn create(
-    client: &Client,
-    inputs: &BTreeMap<String, Json>,
-) -> Result<Recorded, ProviderError> {
-    put(client, inputs).await
-}
-
-pub async fn update(
-    client: &Client,
-    inputs: &BTreeMap<String, Json>,
-) -> Result<Recorded, ProviderError> {
-    put(client, inputs).await
 }
 
 pub async fn delete(client: &Client, prior: &Recorded) -> Result<(), ProviderError> {

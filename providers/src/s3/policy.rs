@@ -70,7 +70,11 @@ fn policy_of(inputs: &BTreeMap<String, Json>) -> Result<&Json, ProviderError> {
     Ok(policy)
 }
 
-async fn put(client: &Client, inputs: &BTreeMap<String, Json>) -> Result<Recorded, ProviderError> {
+/// Sets the bucket's policy: creating and updating are the same PUT.
+pub async fn put(
+    client: &Client,
+    inputs: &BTreeMap<String, Json>,
+) -> Result<Recorded, ProviderError> {
     let bucket = bucket_of(inputs)?;
     let policy = policy_of(inputs)?;
     let body = serde_json::to_vec(policy)
@@ -91,20 +95,6 @@ async fn put(client: &Client, inputs: &BTreeMap<String, Json>) -> Result<Recorde
         inputs: inputs.clone(),
         outputs: BTreeMap::new(),
     })
-}
-
-pub async fn create(
-    client: &Client,
-    inputs: &BTreeMap<String, Json>,
-) -> Result<Recorded, ProviderError> {
-    put(client, inputs).await
-}
-
-pub async fn update(
-    client: &Client,
-    inputs: &BTreeMap<String, Json>,
-) -> Result<Recorded, ProviderError> {
-    put(client, inputs).await
 }
 
 pub async fn delete(client: &Client, prior: &Recorded) -> Result<(), ProviderError> {
