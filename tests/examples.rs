@@ -14,6 +14,25 @@ use obp_engine::state::local::LocalBackend;
 use obp_engine::state::Backend;
 use serde_json::Value as Json;
 
+/// The providers of a configuration and its plan against empty state; panics naming `what`.
+async fn first_plan(
+    config: &obp_lang::Config,
+    dir: &Path,
+    what: &str,
+) -> (obp_engine::provider::Providers, obp_engine::plan::Plan) {
+    let providers =
+        obp_providers::configure(config, dir).unwrap_or_else(|d| panic!("{what}: {d:#?}"));
+    let made = plan(
+        config,
+        Default::default(),
+        &providers,
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap_or_else(|d| panic!("{what}: {d:#?}"));
+    (providers, made)
+}
+
 /// Copies an example to a temporary directory (applying `edit` to each file's text) and
 /// applies it; returns the directory and the evaluated configuration.
 async fn render(
@@ -31,17 +50,8 @@ async fn render(
         }
     }
     let config = tree::evaluate(dir.path(), &[], example);
-    let providers =
-        obp_providers::configure(&config, dir.path()).unwrap_or_else(|d| panic!("{d:?}"));
+    let (providers, made) = first_plan(&config, dir.path(), example).await;
     let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
-    let made = plan(
-        &config,
-        Default::default(),
-        &providers,
-        &PlanOptions::default(),
-    )
-    .await
-    .unwrap_or_else(|d| panic!("{d:?}"));
     let report = apply(
         &made,
         Default::default(),
@@ -128,17 +138,9 @@ async fn every_example_plans_without_servers() {
     ];
     for (example, vars) in cases {
         let dir = Path::new("examples").join(example);
-        let config = tree::evaluate(&dir, vars, &format!("{example} {vars:?}"));
-        let providers =
-            obp_providers::configure(&config, &dir).unwrap_or_else(|d| panic!("{example}: {d:?}"));
-        let made = plan(
-            &config,
-            Default::default(),
-            &providers,
-            &PlanOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|d| panic!("{example} {vars:?}: {d:#?}"));
+        let what = format!("{example} {vars:?}");
+        let config = tree::evaluate(&dir, vars, &what);
+        let (_, made) = first_plan(&config, &dir, &what).await;
         assert_eq!(
             made.count(obp_engine::plan::Action::Create),
             config.resources.len(),
