@@ -237,22 +237,9 @@ impl Evaluator<'_> {
             return self.param(ctx.inst, name, ident.span);
         }
         if let Some(decl) = index.lets.get(name) {
-            let inst = ctx.inst;
-            let describe = self.describe(inst, &format!("let {name}"));
-            return self.value_slot_parts(
-                SlotKey::Let(inst, name.to_owned()),
-                ident.span,
-                || describe,
-                |ev| {
-                    ev.eval_parts(
-                        &decl.value,
-                        &Ctx {
-                            inst,
-                            env: crate::value::Env::empty(),
-                        },
-                    )
-                },
-            );
+            let key = SlotKey::Let(ctx.inst, name.to_owned());
+            let what = format!("let {name}");
+            return self.declared_slot(key, ctx.inst, &decl.value, ident.span, &what);
         }
         if index.uses.contains_key(name) {
             return self.module_value(ctx.inst, ident, &[], ident.span, ctx);

@@ -385,14 +385,29 @@ impl Evaluator<'_> {
                 suggestion: suggest::did_you_mean(&field.name, index.outputs.keys().copied()),
             }));
         };
-        let describe = self.describe(inst, &format!("output {}", field.name));
+        let key = SlotKey::Output(inst, field.name.clone());
+        let what = format!("output {}", field.name);
+        self.declared_slot(key, inst, &decl.value, span, &what)
+    }
+
+    /// The memoised value of a `let` or an output: `expr` evaluated in module instance
+    /// `inst`, with its parts (see `parts.rs`); `what` names it in cycle reports.
+    pub(crate) fn declared_slot(
+        &mut self,
+        key: SlotKey,
+        inst: InstId,
+        expr: &Expr,
+        needed_at: Span,
+        what: &str,
+    ) -> R<Value> {
+        let describe = self.describe(inst, what);
         self.value_slot_parts(
-            SlotKey::Output(inst, field.name.clone()),
-            span,
+            key,
+            needed_at,
             || describe,
             |ev| {
                 ev.eval_parts(
-                    &decl.value,
+                    expr,
                     &Ctx {
                         inst,
                         env: Env::empty(),
