@@ -262,7 +262,8 @@ impl Provider for GitOps {
         _resource: &ResourceRef<'_>,
         inputs: &BTreeMap<String, Json>,
     ) -> Vec<ProviderError> {
-        // Values known only after apply cannot be checked yet; check the rest.
+        // With values known only after apply the manifest cannot be rendered yet: apply
+        // renders (and so checks) it once they are known.
         if inputs.values().any(obp_engine::resolve::is_unknown) {
             return Vec::new();
         }
