@@ -149,18 +149,9 @@ fn lost_fields(input: &Json, back: &Json, path: &str, out: &mut Vec<Problem>) {
 
 /// Whether `name` is a DNS-1123 subdomain (what Kubernetes accepts for most names): it can
 /// never contain `/` or `..`, so it is also safe as a file name.
+/// That is the language's `Hostname` rule without its `*.` wildcard.
 pub fn is_dns_subdomain(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
+    !name.starts_with("*.") && obp_lang::types::is_hostname(name)
 }
 
 #[cfg(test)]
