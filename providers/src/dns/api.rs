@@ -68,14 +68,34 @@ impl Api {
         format!("{}/{zone}", self.base)
     }
 
+    /// Sends the request `build` makes, with the API key; a server error is retried a few
+    /// times with backoff, as PowerDNS backends report transient contention (such as SQLite
+    /// locks) that way. The last answer is returned, whatever its status.
+    async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let key = self.key.value()?;
+        let mut delay = std::time::Duration::from_millis(50);
+        let mut attempt = 0;
+        loop {
+            let response = build(&self.client)
+                .header("X-API-Key", &key)
+                .send()
+                .await
+                .map_err(remote)?;
+            attempt += 1;
+            if !response.status().is_server_error() || attempt == 6 {
+                return Ok(response);
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+    }
+
     pub async fn zone(&self, zone: &str) -> Result<Option<Json>, ProviderError> {
-        let response = self
-            .client
-            .get(self.zone_url(zone))
-            .header("X-API-Key", self.key.value()?)
-            .send()
-            .await
-            .map_err(remote)?;
+        let url = self.zone_url(zone);
+        let response = self.send(|client| client.get(&url)).await?;
         match response.status() {
             StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY => Ok(None),
             status if status.is_success() => response.json().await.map(Some).map_err(remote),
@@ -91,13 +111,8 @@ impl Api {
     ) -> Result<(), ProviderError> {
         let body = json!({ "name": zone, "kind": kind, "nameservers": nameservers });
         let response = self
-            .client
-            .post(&self.base)
-            .header("X-API-Key", self.key.value()?)
-            .json(&body)
-            .send()
-            .await
-            .map_err(remote)?;
+            .send(|client| client.post(&self.base).json(&body))
+            .await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -106,13 +121,8 @@ impl Api {
     }
 
     pub async fn delete_zone(&self, zone: &str) -> Result<(), ProviderError> {
-        let response = self
-            .client
-            .delete(self.zone_url(zone))
-            .header("X-API-Key", self.key.value()?)
-            .send()
-            .await
-            .map_err(remote)?;
+        let url = self.zone_url(zone);
+        let response = self.send(|client| client.delete(&url)).await?;
         match response.status() {
             StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY => Ok(()),
             status if status.is_success() => Ok(()),
@@ -120,30 +130,16 @@ impl Api {
         }
     }
 
-    /// Sends a record set change; a server error is retried a few times with backoff, as
-    /// PowerDNS backends report transient contention (such as SQLite locks) that way.
+    /// Sends a record set change.
     async fn patch(&self, zone: &str, rrset: Json) -> Result<(), ProviderError> {
         let body = json!({ "rrsets": [rrset] });
-        let mut delay = std::time::Duration::from_millis(50);
-        for attempt in 0..6 {
-            let response = self
-                .client
-                .patch(self.zone_url(zone))
-                .header("X-API-Key", self.key.value()?)
-                .json(&body)
-                .send()
-                .await
-                .map_err(remote)?;
-            if response.status().is_success() {
-                return Ok(());
-            }
-            if !response.status().is_server_error() || attempt == 5 {
-                return Err(refused(response).await);
-            }
-            tokio::time::sleep(delay).await;
-            delay *= 2;
+        let url = self.zone_url(zone);
+        let response = self.send(|client| client.patch(&url).json(&body)).await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(refused(response).await)
         }
-        Err(ProviderError::Remote("PowerDNS kept failing".to_owned()))
     }
 
     /// Replaces the whole set: the server then holds exactly these records.
