@@ -175,7 +175,7 @@ async fn a_starter_and_an_enterprise_tenant_differ_only_in_declared_ways() {
     let quickstart = std::fs::read_to_string("examples/quickstart/stack.obp").unwrap();
     let lets: String = quickstart
         .lines()
-        .filter(|l| l.starts_with("let "))
+        .filter(|l| l.starts_with("let ") || l.starts_with("param "))
         .map(|l| format!("{l}\n"))
         .collect();
     let start = quickstart.find("use odoo.dedicated as acme {").unwrap();

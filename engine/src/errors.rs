@@ -97,7 +97,12 @@ pub enum StateError {
     AddressTaken { address: String },
     /// A plan that would destroy a resource protected by `prevent_destroy`.
     #[error("`{address}` has lifecycle.prevent_destroy set, but this plan would destroy it")]
-    PreventDestroy { address: String, span: Option<Span> },
+    PreventDestroy {
+        address: String,
+        span: Option<Span>,
+        /// The blueprint's own `lifecycle.prevent_destroy_help`, when it has one.
+        help: Option<String>,
+    },
     /// A `moved` block whose source and target cannot both be honoured.
     #[error("cannot move `{from}` to `{to}`: {reason}")]
     BadMove {
@@ -139,9 +144,10 @@ impl IntoDiagnostic for StateError {
                 .help("`obp state list` shows every address in state"),
             StateError::AddressTaken { .. } => Diagnostic::error("E0610", message)
                 .help("remove or move the existing resource first"),
-            StateError::PreventDestroy { span, .. } => {
-                let diagnostic = Diagnostic::error("E0611", message)
-                    .help("remove `prevent_destroy` first if destroying it is really intended");
+            StateError::PreventDestroy { span, help, .. } => {
+                let diagnostic = Diagnostic::error("E0611", message).help(help.unwrap_or_else(|| {
+                    "remove `prevent_destroy` first if destroying it is really intended".to_owned()
+                }));
                 match span {
                     Some(span) => diagnostic.primary(span, "protected here"),
                     None => diagnostic,

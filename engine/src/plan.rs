@@ -224,6 +224,7 @@ pub async fn plan(
                     StateError::PreventDestroy {
                         address: address.clone(),
                         span: Some(resource.span),
+                        help: resource.lifecycle.prevent_destroy_help.clone(),
                     }
                     .into_diagnostic(),
                 );
@@ -250,6 +251,7 @@ pub async fn plan(
                         StateError::PreventDestroy {
                             address: address.clone(),
                             span: Some(resource.span),
+                            help: resource.lifecycle.prevent_destroy_help.clone(),
                         }
                         .into_diagnostic(),
                     );

@@ -125,6 +125,10 @@ pub struct Dependency {
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Lifecycle {
     pub prevent_destroy: bool,
+    /// What to tell someone whose plan would destroy the resource: a blueprint author knows
+    /// which of their params lifts the protection; the engine does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prevent_destroy_help: Option<String>,
     pub create_before_destroy: bool,
     pub ignore_changes: Vec<String>,
 }

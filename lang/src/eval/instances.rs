@@ -23,7 +23,12 @@ use crate::value::{Env, Value};
 /// Resource body entries that configure obp rather than the resource.
 pub(crate) const META: &[&str] = &["depends_on", "lifecycle", "provider"];
 
-const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "create_before_destroy", "ignore_changes"];
+const LIFECYCLE_KEYS: &[&str] = &[
+    "prevent_destroy",
+    "prevent_destroy_help",
+    "create_before_destroy",
+    "ignore_changes",
+];
 
 impl<'p> Evaluator<'p> {
     /// Expands a `for each` into (key, env-with-each) pairs, in collection order.
@@ -595,6 +600,7 @@ impl<'p> Evaluator<'p> {
         for (name, field) in std::sync::Arc::unwrap_or_clone(fields) {
             match (name.as_str(), field) {
                 ("prevent_destroy", Value::Bool(b)) => lifecycle.prevent_destroy = b,
+                ("prevent_destroy_help", Value::Str(text)) => lifecycle.prevent_destroy_help = Some(text),
                 ("create_before_destroy", Value::Bool(b)) => lifecycle.create_before_destroy = b,
                 ("ignore_changes", Value::List(items)) if items.iter().all(|i| i.as_str().is_some()) => {
                     lifecycle.ignore_changes = items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect();
@@ -603,7 +609,7 @@ impl<'p> Evaluator<'p> {
                     return Err(self.report(EvalError::MetaArgument {
                         span: value.span,
                         message: format!("`lifecycle.{known}` has the wrong type ({})", describe(&other)),
-                        help: "prevent_destroy and create_before_destroy are bools; ignore_changes is a list of attribute paths such as \"spec.replicas\"".to_owned(),
+                        help: "prevent_destroy and create_before_destroy are bools; prevent_destroy_help is a string; ignore_changes is a list of attribute paths such as \"spec.replicas\"".to_owned(),
                     }))
                 }
                 (unknown, _) => {
