@@ -2,6 +2,10 @@
 //! `tests/support/kube_emulator/README.md`): the engine plans and applies small stacks written
 //! to a temporary directory, configured through `provider kubernetes { kubeconfig = … }`, and
 //! every check on the cluster side reads the emulator's store directly, not the provider.
+//! `live` runs the same kind of stacks against a real kube-apiserver.
+
+#[path = "kubernetes/live.rs"]
+mod live;
 
 use std::sync::Arc;
 
@@ -15,11 +19,24 @@ use obp_lang::Config;
 use obp_providers::kinds::KINDS;
 use serde_json::{json, Value as Json};
 
-/// A stack directory with a kubeconfig for a fresh emulator and a local state file.
-struct Fixture {
+/// A stack directory with a local state file; the cluster behind its kubeconfig is the
+/// emulator ([`Fixture`]) or the real test server (`live::Fixture`).
+struct Stack {
     dir: tempfile::TempDir,
-    emulator: Emulator,
     backend: Arc<LocalBackend>,
+}
+
+/// A stack whose kubeconfig points at a fresh emulator.
+struct Fixture {
+    stack: Stack,
+    emulator: Emulator,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
 }
 
 /// The provider block every stack here starts with; `{extra}` adds options.
@@ -29,19 +46,21 @@ fn provider(extra: &str) -> String {
 
 impl Fixture {
     async fn new(body: &str) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
+        let stack = Stack::new();
         let emulator = Emulator::start().await;
         emulator
-            .write_kubeconfig(&dir.path().join("kubeconfig"))
+            .write_kubeconfig(&stack.dir.path().join("kubeconfig"))
             .unwrap();
+        stack.edit(&format!("{}{body}", provider("")));
+        Fixture { stack, emulator }
+    }
+}
+
+impl Stack {
+    fn new() -> Stack {
+        let dir = tempfile::tempdir().unwrap();
         let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
-        let fx = Fixture {
-            dir,
-            emulator,
-            backend,
-        };
-        fx.edit(&format!("{}{body}", provider("")));
-        fx
+        Stack { dir, backend }
     }
 
     fn edit(&self, source: &str) {

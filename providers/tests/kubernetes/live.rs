@@ -1,0 +1,669 @@
+//! The Kubernetes provider against a real kube-apiserver and etcd (`scripts/servers/kubernetes.sh`,
+//! which writes `OBP_TEST_KUBECONFIG`): no kubelet and no controllers run there, so where they
+//! would report status (a Deployment's replicas, a Job's outcome, a claim's binding) the test
+//! writes `/status` through the API as they would. Each test works in a namespace of its own,
+//! and every check on the cluster side reads the server directly, not through the provider.
+
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::discovery::{self, Scope};
+use kube::{Client, Config};
+use obp_engine::plan::{Action, PlanOptions};
+use obp_engine::provider::ResourceRef;
+use obp_engine::state::{Backend, JournalEntry, ResourceState};
+use serde_json::{json, Value as Json};
+
+use super::{actions, failures, owned_by, provider, Stack};
+
+/// The test server's kubeconfig; never skips.
+fn kubeconfig_path() -> String {
+    std::env::var("OBP_TEST_KUBECONFIG").unwrap_or_else(|_| {
+        panic!(
+            "OBP_TEST_KUBECONFIG is not set: start the test server with `bash scripts/servers/kubernetes.sh start DIR` \
+             and load DIR/kubernetes.env (`set -a; . DIR/kubernetes.env; set +a`); `bash scripts/test` does both"
+        )
+    })
+}
+
+/// A namespace name no other test (or earlier run against the same server) uses.
+fn unique_namespace(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{:x}", std::process::id(), nanos % 0xfffff)
+}
+
+/// The test's side of the server: an admin client and the test's namespace.
+struct Cluster {
+    client: Client,
+    namespace: String,
+}
+
+impl Cluster {
+    async fn connect(namespace: String) -> Cluster {
+        let path = kubeconfig_path();
+        let kubeconfig = Kubeconfig::read_from(&path).unwrap();
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .unwrap();
+        Cluster {
+            client: Client::try_from(config).unwrap(),
+            namespace,
+        }
+    }
+
+    /// The API of `apiVersion`/`kind`, in the test's namespace when the kind is namespaced.
+    async fn api(&self, api_version: &str, kind: &str) -> Api<DynamicObject> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let (resource, capabilities) =
+            discovery::pinned_kind(&self.client, &GroupVersionKind::gvk(group, version, kind))
+                .await
+                .unwrap_or_else(|e| panic!("the server does not serve {kind} {api_version}: {e}"));
+        if capabilities.scope == Scope::Namespaced {
+            Api::namespaced_with(self.client.clone(), &self.namespace, &resource)
+        } else {
+            Api::all_with(self.client.clone(), &resource)
+        }
+    }
+
+    async fn get(&self, api_version: &str, kind: &str, name: &str) -> Option<Json> {
+        let object = self
+            .api(api_version, kind)
+            .await
+            .get_opt(name)
+            .await
+            .unwrap();
+        object.map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    /// Server-side applies `object` (in the test's namespace) as another field manager.
+    async fn apply_as(&self, manager: &str, mut object: Json) -> Json {
+        let api_version = object["apiVersion"].as_str().unwrap().to_owned();
+        let kind = object["kind"].as_str().unwrap().to_owned();
+        let name = object["metadata"]["name"].as_str().unwrap().to_owned();
+        object["metadata"]["namespace"] = json!(self.namespace);
+        let applied = self
+            .api(&api_version, &kind)
+            .await
+            .patch(&name, &PatchParams::apply(manager), &Patch::Apply(&object))
+            .await
+            .unwrap();
+        serde_json::to_value(applied).unwrap()
+    }
+
+    /// A merge patch by `manager`, as `kubectl edit` or `kubectl label` would make.
+    async fn merge_as(
+        &self,
+        manager: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        patch: Json,
+    ) {
+        let params = PatchParams {
+            field_manager: Some(manager.to_owned()),
+            ..PatchParams::default()
+        };
+        self.api(api_version, kind)
+            .await
+            .patch(name, &params, &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    }
+
+    /// Writes an object's status as its controller (or the kubelet) would.
+    async fn set_status(&self, api_version: &str, kind: &str, name: &str, status: Json) {
+        let params = PatchParams {
+            field_manager: Some("test-controller".to_owned()),
+            ..PatchParams::default()
+        };
+        self.api(api_version, kind)
+            .await
+            .patch_status(name, &params, &Patch::Merge(&json!({ "status": status })))
+            .await
+            .unwrap_or_else(|e| panic!("status of {kind} {name} refused: {e}"));
+    }
+
+    async fn create_namespace(&self) {
+        let namespaces = self.api("v1", "Namespace").await;
+        let object: DynamicObject = serde_json::from_value(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}),
+        )
+        .unwrap();
+        namespaces
+            .create(&PostParams::default(), &object)
+            .await
+            .unwrap();
+    }
+
+    async fn delete(&self, api_version: &str, kind: &str, name: &str) {
+        self.api(api_version, kind)
+            .await
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+
+    /// Plays the controllers of the kinds the provider waits for, every 100 ms until the
+    /// returned handle is dropped: Deployments report every replica ready at their
+    /// generation, claims are Bound.
+    fn controllers(&self) -> Controllers {
+        let cluster = Cluster {
+            client: self.client.clone(),
+            namespace: self.namespace.clone(),
+        };
+        Controllers(tokio::spawn(async move {
+            loop {
+                let deployments = cluster.api("apps/v1", "Deployment").await;
+                for d in deployments.list(&Default::default()).await.unwrap().items {
+                    let d = serde_json::to_value(d).unwrap();
+                    let generation = d["metadata"]["generation"].clone();
+                    if d["status"]["observedGeneration"] == generation {
+                        continue;
+                    }
+                    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
+                    let name = d["metadata"]["name"].as_str().unwrap();
+                    cluster
+                        .set_status("apps/v1", "Deployment", name, json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}))
+                        .await;
+                }
+                let claims = cluster.api("v1", "PersistentVolumeClaim").await;
+                for c in claims.list(&Default::default()).await.unwrap().items {
+                    let c = serde_json::to_value(c).unwrap();
+                    if c["status"]["phase"] != "Bound" {
+                        let name = c["metadata"]["name"].as_str().unwrap();
+                        cluster
+                            .set_status(
+                                "v1",
+                                "PersistentVolumeClaim",
+                                name,
+                                json!({"phase": "Bound"}),
+                            )
+                            .await;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }))
+    }
+}
+
+/// The stand-in controllers of [`Cluster::controllers`]; they stop when this is dropped.
+struct Controllers(tokio::task::JoinHandle<()>);
+
+impl Drop for Controllers {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A stack whose kubeconfig points at the test server, with its own namespace.
+struct Fixture {
+    stack: Stack,
+    cluster: Cluster,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+impl Fixture {
+    /// `body` names the test's namespace `NS`; it is created first unless the stack does.
+    async fn new(prefix: &str, body: &str) -> Fixture {
+        let stack = Stack::new();
+        std::fs::copy(kubeconfig_path(), stack.dir.path().join("kubeconfig")).unwrap();
+        let cluster = Cluster::connect(unique_namespace(prefix)).await;
+        let fx = Fixture { stack, cluster };
+        if !body.contains("resource k8s.namespace") {
+            fx.cluster.create_namespace().await;
+        }
+        fx.write("", body);
+        fx
+    }
+
+    /// Writes the stack: the provider block with `extra` options, then `body`.
+    fn write(&self, extra: &str, body: &str) {
+        self.edit(&format!(
+            "{}{}",
+            provider(extra),
+            body.replace("NS", &self.cluster.namespace)
+        ));
+    }
+}
+
+const TENANT: &str = r#"
+resource k8s.namespace ns { metadata = { name = "NS" } }
+resource k8s.config_map conf {
+  metadata = { name = "odoo-conf", namespace = k8s.namespace.ns.metadata.name }
+  data = { "odoo.conf" = "[options]\nproxy_mode = True\n" }
+}
+resource k8s.deployment web {
+  metadata = { name = "web", namespace = k8s.namespace.ns.metadata.name, labels = { app = "web", tier = "front" } }
+  spec = {
+    replicas = 2,
+    selector = { matchLabels = { app = "web" } },
+    template = {
+      metadata = { labels = { app = "web" } },
+      spec = { containers = [{ name = "odoo", image = "odoo:18", args = ["--config", k8s.config_map.conf.metadata.name] }] },
+    },
+  }
+}
+resource k8s.external_secret db {
+  metadata = { name = "db", namespace = k8s.namespace.ns.metadata.name }
+  data = { PASSWORD = secret("tenants/acme/db") }
+}
+resource k8s.middleware headers {
+  metadata = { name = "headers", namespace = k8s.namespace.ns.metadata.name }
+  spec = { headers = { stsSeconds = 31536000, customResponseHeaders = { Server = "" } } }
+}
+resource k8s.persistent_volume_claim files {
+  metadata = { name = "files", namespace = k8s.namespace.ns.metadata.name }
+  spec = { accessModes = ["ReadWriteOnce"], resources = { requests = { storage = "1Gi" } } }
+}
+resource k8s.certificate tls {
+  metadata = { name = "web-tls", namespace = k8s.namespace.ns.metadata.name }
+  spec = { secretName = "web-tls", dnsNames = ["erp.acme.example"], issuerRef = { name = "letsencrypt", kind = "ClusterIssuer" } }
+}
+output web_uid = k8s.deployment.web.uid
+"#;
+
+#[tokio::test]
+async fn live_apply_creates_objects_and_a_second_plan_is_empty() {
+    let fx = Fixture::new("create", TENANT).await;
+    let _controllers = fx.cluster.controllers();
+    let first = fx.converge().await;
+    assert_eq!(first.count(Action::Create), 7);
+
+    let web = fx
+        .cluster
+        .get("apps/v1", "Deployment", "web")
+        .await
+        .unwrap();
+    assert_eq!(web["spec"]["replicas"], 2);
+    assert_eq!(
+        web["spec"]["template"]["spec"]["containers"][0]["args"],
+        json!(["--config", "odoo-conf"])
+    );
+    assert_eq!(
+        owned_by(&web, "obp")
+            .iter()
+            .map(|(op, _)| op.as_str())
+            .collect::<Vec<_>>(),
+        ["Apply"],
+        "obp applies as one field manager"
+    );
+    let secret = fx
+        .cluster
+        .get("external-secrets.io/v1beta1", "ExternalSecret", "db")
+        .await
+        .unwrap();
+    assert_eq!(
+        secret["spec"]["data"][0]["remoteRef"]["key"],
+        "tenants/acme/db"
+    );
+    assert_eq!(secret["spec"]["secretStoreRef"]["name"], "obp-secrets");
+    let headers = fx
+        .cluster
+        .get("traefik.io/v1alpha1", "Middleware", "headers")
+        .await
+        .unwrap();
+    assert_eq!(headers["spec"]["headers"]["stsSeconds"], 31536000);
+    let state = fx.state().await;
+    assert_eq!(
+        state.resources["k8s.deployment.web"].outputs["uid"],
+        web["metadata"]["uid"]
+    );
+    assert_eq!(state.outputs["web_uid"], web["metadata"]["uid"]);
+
+    let second = fx.plan().await;
+    assert!(
+        !second.has_changes() && second.drift.is_empty(),
+        "a second plan is empty: {:?} {:?}",
+        actions(&second),
+        second.drift
+    );
+}
+
+#[tokio::test]
+async fn live_a_changed_field_updates_through_server_side_apply() {
+    let fx = Fixture::new("update", TENANT).await;
+    let _controllers = fx.cluster.controllers();
+    fx.converge().await;
+    fx.write(
+        "",
+        &TENANT
+            .replace("replicas = 2", "replicas = 3")
+            .replace(", tier = \"front\"", ""),
+    );
+    let update = fx.plan().await;
+    assert_eq!(
+        actions(&update),
+        [("k8s.deployment.web".to_owned(), Action::Update)]
+    );
+    let report = fx.apply(&update).await;
+    assert!(report.ok(), "{:?}", failures(&report));
+    let web = fx
+        .cluster
+        .get("apps/v1", "Deployment", "web")
+        .await
+        .unwrap();
+    assert_eq!(web["spec"]["replicas"], 3);
+    assert_eq!(web["metadata"]["generation"], 2);
+    assert_eq!(
+        web["metadata"]["labels"],
+        json!({"app": "web"}),
+        "a field obp stops applying is removed by server-side apply"
+    );
+    assert!(!fx.plan().await.has_changes());
+}
+
+const SHARED_CONFIG: &str = r#"
+resource k8s.config_map shared {
+  metadata = { name = "shared", namespace = "NS" }
+  data = { mode = "ours", extra = "x" }
+}
+"#;
+
+#[tokio::test]
+async fn live_a_conflicting_field_manager_is_reported_and_force_takes_over() {
+    let fx = Fixture::new("conflict", SHARED_CONFIG).await;
+    fx.cluster
+        .apply_as(
+            "helm",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"mode": "theirs"}}),
+        )
+        .await;
+    let report = fx.apply(&fx.plan().await).await;
+    let errors = failures(&report);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    for expected in [
+        format!("ConfigMap {}/shared", fx.cluster.namespace),
+        "`.data.mode` owned by field manager \"helm\"".to_owned(),
+        "set `force_conflicts = true`".to_owned(),
+    ] {
+        assert!(
+            errors[0].contains(&expected),
+            "{expected:?} not in: {}",
+            errors[0]
+        );
+    }
+    let live = fx.cluster.get("v1", "ConfigMap", "shared").await.unwrap();
+    assert_eq!(
+        live["data"],
+        json!({"mode": "theirs"}),
+        "nothing was written"
+    );
+
+    fx.write(", force_conflicts = true", SHARED_CONFIG);
+    fx.converge().await;
+    let live = fx.cluster.get("v1", "ConfigMap", "shared").await.unwrap();
+    assert_eq!(live["data"], json!({"mode": "ours", "extra": "x"}));
+    assert!(
+        owned_by(&live, "helm").is_empty(),
+        "helm lost the field: {live}"
+    );
+}
+
+const JOBS: &str = r#"
+resource k8s.job migrate {
+  metadata = { name = "migrate", namespace = "NS" }
+  spec = { backoffLimit = 0, template = { spec = { restartPolicy = "Never", containers = [{ name = "m", image = "odoo:18" }] } } }
+}
+resource k8s.config_map after {
+  metadata = { name = "after", namespace = "NS" }
+  data = { job = k8s.job.migrate.uid }
+}
+"#;
+
+/// Waits for the Job to exist, then reports `status` for it as the Job controller would.
+async fn finish_job(fx: &Fixture, status: Json) {
+    for _ in 0..100 {
+        if fx.cluster.get("batch/v1", "Job", "migrate").await.is_some() {
+            fx.cluster
+                .set_status("batch/v1", "Job", "migrate", status)
+                .await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the Job was never created");
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn live_a_failed_job_fails_the_apply_with_its_reason() {
+    let fx = Fixture::new("job-failed", JOBS).await;
+    let plan = fx.plan().await;
+    let at = now();
+    let (report, ()) = tokio::join!(
+        fx.apply(&plan),
+        finish_job(
+            &fx,
+            json!({"startTime": at, "failed": 1, "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": at},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": at},
+            ]})
+        )
+    );
+    assert_eq!(
+        failures(&report),
+        [format!("creating `k8s.job.migrate` failed: Job {}/migrate is not ready: the Job failed (BackoffLimitExceeded: Job has reached the specified backoff limit)", fx.cluster.namespace)]
+    );
+    assert!(fx.cluster.get("v1", "ConfigMap", "after").await.is_none());
+}
+
+#[tokio::test]
+async fn live_a_completed_job_lets_dependents_go_on() {
+    let fx = Fixture::new("job-done", JOBS).await;
+    let plan = fx.plan().await;
+    let at = now();
+    let (report, ()) = tokio::join!(
+        fx.apply(&plan),
+        finish_job(
+            &fx,
+            json!({"startTime": at, "completionTime": at, "succeeded": 1, "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": at},
+                {"type": "Complete", "status": "True", "lastTransitionTime": at},
+            ]})
+        )
+    );
+    assert!(report.ok(), "{:?}", failures(&report));
+    let job = fx.cluster.get("batch/v1", "Job", "migrate").await.unwrap();
+    let after = fx.cluster.get("v1", "ConfigMap", "after").await.unwrap();
+    assert_eq!(after["data"]["job"], job["metadata"]["uid"]);
+}
+
+#[tokio::test]
+async fn live_destroy_with_background_propagation_deletes_and_waits_until_gone() {
+    let both = format!(
+        "{SHARED_CONFIG}{}",
+        SHARED_CONFIG.replace("shared", "other")
+    );
+    let fx = Fixture::new("destroy", &both).await;
+    fx.write(", propagation_policy = \"Background\"", &both);
+    fx.converge().await;
+    fx.cluster.delete("v1", "ConfigMap", "shared").await;
+    let destroy = fx
+        .plan_with(PlanOptions {
+            destroy: true,
+            ..PlanOptions::default()
+        })
+        .await;
+    assert_eq!(destroy.count(Action::Delete), 2);
+    let report = fx.apply(&destroy).await;
+    assert!(report.ok(), "{:?}", failures(&report));
+    assert!(fx.cluster.get("v1", "ConfigMap", "other").await.is_none());
+    assert!(fx.state().await.resources.is_empty());
+}
+
+#[tokio::test]
+async fn live_refresh_detects_out_of_band_changes_on_managed_fields_only() {
+    let fx = Fixture::new("drift", TENANT).await;
+    let _controllers = fx.cluster.controllers();
+    fx.converge().await;
+
+    fx.cluster
+        .merge_as(
+            "kubectl-label",
+            "v1",
+            "ConfigMap",
+            "odoo-conf",
+            json!({"metadata": {"labels": {"team": "ops"}}}),
+        )
+        .await;
+    assert!(
+        !fx.plan().await.has_changes(),
+        "a label someone else added is not drift"
+    );
+
+    fx.cluster
+        .merge_as(
+            "kubectl-edit",
+            "v1",
+            "ConfigMap",
+            "odoo-conf",
+            json!({"data": {"odoo.conf": "hacked"}}),
+        )
+        .await;
+    let plan = fx.plan().await;
+    assert_eq!(plan.drift.len(), 1, "{:?}", plan.drift);
+    assert_eq!(
+        (plan.drift[0].address.as_str(), plan.drift[0].kind.as_str()),
+        ("k8s.config_map.conf", "changed")
+    );
+    assert_eq!(plan.drift[0].diffs[0].path, "data[\"odoo.conf\"]");
+    assert_eq!(
+        actions(&plan),
+        [("k8s.config_map.conf".to_owned(), Action::Update)]
+    );
+    // The hand edit made `kubectl-edit` the owner: taking the field back needs force.
+    let report = fx.apply(&plan).await;
+    let errors = failures(&report);
+    assert!(
+        errors.len() == 1 && errors[0].contains("\"kubectl-edit\""),
+        "{errors:?}"
+    );
+    fx.write(", force_conflicts = true", TENANT);
+    fx.converge().await;
+    let conf = fx
+        .cluster
+        .get("v1", "ConfigMap", "odoo-conf")
+        .await
+        .unwrap();
+    assert_eq!(conf["data"]["odoo.conf"], "[options]\nproxy_mode = True\n");
+    assert_eq!(conf["metadata"]["labels"], json!({"team": "ops"}));
+
+    fx.cluster
+        .delete("traefik.io/v1alpha1", "Middleware", "headers")
+        .await;
+    let plan = fx.plan().await;
+    assert!(plan
+        .drift
+        .iter()
+        .any(|d| d.address == "k8s.middleware.headers" && d.kind == "deleted"));
+    assert_eq!(
+        actions(&plan),
+        [("k8s.middleware.headers".to_owned(), Action::Create)]
+    );
+}
+
+#[tokio::test]
+async fn live_import_adopts_existing_objects() {
+    let fx = Fixture::new(
+        "import",
+        r#"
+resource k8s.config_map legacy {
+  metadata = { name = "legacy", namespace = "NS", labels = { app = "odoo" } }
+  data = { key = "value" }
+}
+resource k8s.manifest route {
+  api_version = "traefik.io/v1alpha1"
+  kind = "IngressRoute"
+  metadata = { name = "route", namespace = "NS" }
+  spec = { entryPoints = ["websecure"], routes = [{ kind = "Rule", match = "Host(`a.example`)" }] }
+}
+"#,
+    )
+    .await;
+    fx.cluster
+        .apply_as(
+            "kubectl-create",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "legacy", "labels": {"app": "odoo"}, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}, "data": {"key": "value"}}),
+        )
+        .await;
+    fx.cluster
+        .apply_as(
+            "kubectl-create",
+            json!({"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute", "metadata": {"name": "route"}, "spec": {"entryPoints": ["websecure"], "routes": [{"kind": "Rule", "match": "Host(`a.example`)"}]}}),
+        )
+        .await;
+    let ns = fx.cluster.namespace.clone();
+    let provider = fx.provider();
+    let mut state = fx.state().await;
+    for (address, rtype, id) in [
+        (
+            "k8s.config_map.legacy",
+            "k8s.config_map",
+            format!("{ns}/legacy"),
+        ),
+        (
+            "k8s.manifest.route",
+            "k8s.manifest",
+            format!("traefik.io/v1alpha1/IngressRoute/{ns}/route"),
+        ),
+    ] {
+        let recorded = provider
+            .import(&ResourceRef { address, rtype }, &id)
+            .await
+            .unwrap_or_else(|e| panic!("import of {id} failed: {e}"));
+        state.apply_entry(&JournalEntry::Put {
+            address: address.to_owned(),
+            resource: ResourceState::new(rtype, "kubernetes", "", recorded, Vec::new()),
+        });
+    }
+    assert_eq!(
+        state.resources["k8s.config_map.legacy"].inputs["metadata"],
+        json!({"name": "legacy", "namespace": ns, "labels": {"app": "odoo"}}),
+        "server fields and tool annotations are not adopted"
+    );
+    fx.backend.write(&state).await.unwrap();
+    let plan = fx.plan().await;
+    assert!(
+        !plan.has_changes(),
+        "imported objects match the configuration: {:?}",
+        actions(&plan)
+    );
+}
+
+#[tokio::test]
+async fn live_a_kind_the_server_does_not_serve_is_a_clear_error() {
+    let fx = Fixture::new(
+        "unserved",
+        r#"
+resource k8s.manifest widget {
+  api_version = "example.com/v1"
+  kind = "Widget"
+  metadata = { name = "w", namespace = "NS" }
+}
+"#,
+    )
+    .await;
+    let report = fx.apply(&fx.plan().await).await;
+    assert_eq!(
+        failures(&report),
+        ["creating `k8s.manifest.widget` failed: the cluster does not serve kind Widget in API version example.com/v1: install its CustomResourceDefinition (or check `apiVersion`/`kind`) first"]
+    );
+}
