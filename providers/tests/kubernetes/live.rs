@@ -161,14 +161,19 @@ impl Cluster {
                 let deployments = cluster.api("apps/v1", "Deployment").await;
                 for d in deployments.list(&Default::default()).await.unwrap().items {
                     let d = serde_json::to_value(d).unwrap();
-                    let generation = d["metadata"]["generation"].clone();
-                    if d["status"]["observedGeneration"] == generation {
+                    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
+                    let ready = json!({"observedGeneration": d["metadata"]["generation"], "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas});
+                    if ready
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .all(|(k, v)| d["status"][k] == *v)
+                    {
                         continue;
                     }
-                    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
                     let name = d["metadata"]["name"].as_str().unwrap();
                     cluster
-                        .set_status("apps/v1", "Deployment", name, json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}))
+                        .set_status("apps/v1", "Deployment", name, ready)
                         .await;
                 }
                 let claims = cluster.api("v1", "PersistentVolumeClaim").await;
@@ -665,5 +670,143 @@ resource k8s.manifest widget {
     assert_eq!(
         failures(&report),
         ["creating `k8s.manifest.widget` failed: the cluster does not serve kind Widget in API version example.com/v1: install its CustomResourceDefinition (or check `apiVersion`/`kind`) first"]
+    );
+}
+
+#[tokio::test]
+async fn live_readiness_waits_time_out_naming_what_is_missing() {
+    let body = r#"
+resource k8s.deployment web {
+  metadata = { name = "web", namespace = "NS" }
+  spec = { replicas = 2, selector = { matchLabels = { app = "web" } }, template = { metadata = { labels = { app = "web" } }, spec = { containers = [{ name = "odoo", image = "odoo:18" }] } } }
+}
+"#;
+    let fx = Fixture::new("readiness", body).await;
+    fx.edit(&format!(
+        "{}{}",
+        provider("").replace("\"2s\"", "\"1s\""),
+        body.replace("NS", &fx.cluster.namespace)
+    ));
+    // Nothing reports the pods: only the controller's first look, one replica ready.
+    let plan = fx.plan().await;
+    let half_ready = async {
+        for _ in 0..100 {
+            if fx
+                .cluster
+                .get("apps/v1", "Deployment", "web")
+                .await
+                .is_some()
+            {
+                fx.cluster
+                    .set_status("apps/v1", "Deployment", "web", json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 1, "availableReplicas": 1}))
+                    .await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the Deployment was never created");
+    };
+    let (report, ()) = tokio::join!(fx.apply(&plan), half_ready);
+    assert_eq!(
+        failures(&report),
+        [format!("creating `k8s.deployment.web` failed: timed out after 1s waiting for Deployment {}/web to be ready: 1 of 2 replicas ready, 1 of 2 replicas available (raise `wait_timeout`, or set `wait = false` on the kubernetes provider not to wait)", fx.cluster.namespace)]
+    );
+    // The controller catches up: the next apply finds it ready.
+    let _controllers = fx.cluster.controllers();
+    fx.converge().await;
+}
+
+#[tokio::test]
+async fn live_claims_wait_for_binding_unless_their_class_waits_for_a_consumer() {
+    let fx = Fixture::new(
+        "claims",
+        r#"
+resource k8s.persistent_volume_claim late {
+  metadata = { name = "late", namespace = "NS" }
+  spec = { storageClassName = "NS-local", accessModes = ["ReadWriteOnce"], resources = { requests = { storage = "1Gi" } } }
+}
+resource k8s.persistent_volume_claim stuck {
+  metadata = { name = "stuck", namespace = "NS" }
+  spec = { storageClassName = "NS-fast", accessModes = ["ReadWriteOnce"], resources = { requests = { storage = "1Gi" } } }
+}
+"#,
+    )
+    .await;
+    fx.edit(
+        &std::fs::read_to_string(fx.dir.path().join("stack.obp"))
+            .unwrap()
+            .replace("\"2s\"", "\"500ms\""),
+    );
+    // Storage classes are cluster-wide: named after the test's namespace.
+    for (class, mode) in [("local", "WaitForFirstConsumer"), ("fast", "Immediate")] {
+        fx.cluster
+            .apply_as(
+                "kubectl",
+                json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": format!("{}-{class}", fx.cluster.namespace)}, "provisioner": "example.com/none", "volumeBindingMode": mode}),
+            )
+            .await;
+    }
+    // No provisioner runs: both claims stay Pending, as the server creates them.
+    let report = fx.apply(&fx.plan().await).await;
+    assert_eq!(
+        report.succeeded,
+        [(
+            "k8s.persistent_volume_claim.late".to_owned(),
+            Action::Create
+        )]
+    );
+    assert_eq!(
+        failures(&report),
+        [format!("creating `k8s.persistent_volume_claim.stuck` failed: timed out after 500ms waiting for PersistentVolumeClaim {}/stuck to be ready: the claim is Pending, not Bound (raise `wait_timeout`, or set `wait = false` on the kubernetes provider not to wait)", fx.cluster.namespace)]
+    );
+}
+
+#[tokio::test]
+async fn live_a_field_the_crd_schema_does_not_declare_is_refused_by_the_server() {
+    let fx = Fixture::new(
+        "schema",
+        r#"
+resource k8s.middleware headers {
+  metadata = { name = "headers", namespace = "NS" }
+  spec = { headers = { stsSecond = 60 } }
+}
+"#,
+    )
+    .await;
+    let report = fx.apply(&fx.plan().await).await;
+    let errors = failures(&report);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(&format!(
+            "applying Middleware {}/headers",
+            fx.cluster.namespace
+        )) && errors[0].contains(".spec.headers.stsSecond: field not declared in schema"),
+        "{errors:?}"
+    );
+    assert!(fx
+        .cluster
+        .get("traefik.io/v1alpha1", "Middleware", "headers")
+        .await
+        .is_none());
+}
+
+#[tokio::test]
+async fn live_foreground_deletion_waits_for_the_garbage_collector_and_names_its_finalizer() {
+    // The test server runs no garbage collector: a foreground delete stays pending, as on a
+    // cluster whose controller-manager is down, and the wait says why.
+    let fx = Fixture::new("foreground", SHARED_CONFIG).await;
+    fx.converge().await;
+    fx.write("", SHARED_CONFIG);
+    let destroy = fx
+        .plan_with(PlanOptions {
+            destroy: true,
+            refresh: true,
+            ..PlanOptions::default()
+        })
+        .await;
+    let report = fx.apply(&destroy).await;
+    assert_eq!(
+        failures(&report),
+        [format!("deleting `k8s.config_map.shared` failed: timed out after 2s waiting for ConfigMap {}/shared to be deleted (finalizers: foregroundDeletion)", fx.cluster.namespace)]
     );
 }
