@@ -3,6 +3,8 @@
 //! would report status (a Deployment's replicas, a Job's outcome, a claim's binding) the test
 //! writes `/status` through the API as they would. Each test works in a namespace of its own,
 //! and every check on the cluster side reads the server directly, not through the provider.
+//! The last test applies every example's rendered tree with strict field validation, which
+//! checks the renders against the real schemas and the CRDs of `tests/support/crds/`.
 
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -809,4 +811,94 @@ async fn live_foreground_deletion_waits_for_the_garbage_collector_and_names_its_
         failures(&report),
         [format!("deleting `k8s.config_map.shared` failed: timed out after 2s waiting for ConfigMap {}/shared to be deleted (finalizers: foregroundDeletion)", fx.cluster.namespace)]
     );
+}
+
+/// The manifests of one rendered example tree (an insta snapshot of `tests/examples.rs` or
+/// `tests/examples_live.rs`, which keep them in step with the blueprints): `(file, object)`.
+fn tree_manifests(snapshot: &std::path::Path) -> Vec<(String, Json)> {
+    let text = std::fs::read_to_string(snapshot).unwrap();
+    let mut manifests = Vec::new();
+    for section in text.split("\n=== ").skip(1) {
+        let (file, body) = section.split_once('\n').unwrap();
+        if !file.ends_with(".yaml") {
+            continue;
+        }
+        for document in serde_norway::Deserializer::from_str(body) {
+            let object: Json = serde::Deserialize::deserialize(document)
+                .unwrap_or_else(|e| panic!("{file} in {}: {e}", snapshot.display()));
+            if object["apiVersion"].is_string() && object["kind"] != "Kustomization" {
+                manifests.push((file.to_owned(), object));
+            }
+        }
+    }
+    manifests
+}
+
+#[tokio::test]
+async fn live_every_example_render_is_accepted_by_the_api_server() {
+    let snapshots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/snapshots");
+    let mut trees: Vec<_> = std::fs::read_dir(&snapshots)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("examples") && name.ends_with("_tree.snap")
+        })
+        .collect();
+    trees.sort();
+    assert!(trees.len() >= 7, "example trees: {trees:?}");
+    let cluster = Cluster::connect(String::new()).await;
+    let mut refused = Vec::new();
+    let mut applied = 0;
+    for tree in &trees {
+        // The examples share namespace names: each tree gets its own copies.
+        let suffix = unique_namespace("x").rsplit('-').next().unwrap().to_owned();
+        let mut manifests = tree_manifests(tree);
+        manifests.sort_by_key(|(_, object)| object["kind"] != "Namespace");
+        for (file, mut object) in manifests {
+            if object["kind"] == "Namespace" {
+                let name = object["metadata"]["name"].as_str().unwrap();
+                object["metadata"]["name"] = json!(format!("{name}-{suffix}"));
+            }
+            let namespace = object["metadata"]["namespace"]
+                .as_str()
+                .map(|n| format!("{n}-{suffix}"));
+            if let Some(namespace) = &namespace {
+                object["metadata"]["namespace"] = json!(namespace);
+            }
+            let api_version = object["apiVersion"].as_str().unwrap();
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            let kind = object["kind"].as_str().unwrap();
+            let gvk = GroupVersionKind::gvk(group, version, kind);
+            let (resource, _) = match discovery::pinned_kind(&cluster.client, &gvk).await {
+                Ok(found) => found,
+                Err(e) => {
+                    refused.push(format!(
+                        "{}: {file}: {kind} {api_version} is not served: {e}",
+                        tree.display()
+                    ));
+                    continue;
+                }
+            };
+            let api: Api<DynamicObject> = match &namespace {
+                Some(namespace) => {
+                    Api::namespaced_with(cluster.client.clone(), namespace, &resource)
+                }
+                None => Api::all_with(cluster.client.clone(), &resource),
+            };
+            let name = object["metadata"]["name"].as_str().unwrap().to_owned();
+            let params =
+                PatchParams::apply("obp").validation(kube::api::ValidationDirective::Strict);
+            match api.patch(&name, &params, &Patch::Apply(&object)).await {
+                Ok(_) => applied += 1,
+                Err(e) => refused.push(format!("{}: {file}: {e}", tree.display())),
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "refused by the API server:\n{}",
+        refused.join("\n")
+    );
+    assert!(applied > 200, "only {applied} objects applied");
 }
