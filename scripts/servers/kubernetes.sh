@@ -49,7 +49,7 @@ etcd_version=$(required etcd go.etcd.io/etcd/server/v3)
 # The cache key changes with the modules (and so with every dependency's version and sum).
 key=$(cat "$modules"/apiserver/go.mod "$modules"/apiserver/go.sum "$modules"/etcd/go.mod "$modules"/etcd/go.sum |
   sha256sum | cut -c1-12)
-cache="${OBP_CACHE_DIR:-$HOME/.cache/obp}/kubernetes/$k8s_version-$key"
+cache="${OBP_CACHE_DIR:-${HOME:?set HOME or OBP_CACHE_DIR (where the built binaries are kept)}/.cache/obp}/kubernetes/$k8s_version-$key"
 
 # Builds kube-apiserver and etcd into $cache unless both are there. Several checkouts on one
 # machine share the cache: a lock keeps two builds from racing, and the binaries appear in
@@ -159,6 +159,8 @@ start() {
   command -v curl > /dev/null 2>&1 || fail "curl is missing (apt-get install curl)"
   ensure_built
   local begin=$SECONDS
+  # A server this DIR still runs from an earlier start would lose its pid files below.
+  stop
   rm -rf "$root"
   mkdir -p "$root/etcd"
   make_pki
@@ -210,7 +212,7 @@ start() {
     curl -sS --fail-with-body --max-time 30 "${api[@]}" -X PATCH \
       -H 'Content-Type: application/apply-patch+yaml' --data-binary "@$crd" \
       "https://127.0.0.1:$port/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name?fieldManager=obp-tests&force=true" \
-      > "$root/crd-$name.json" || { cat "$root/crd-$name.json" >&2; fail "the API server refused $crd"; }
+      > "$root/crd-$name.json" || { cat "$root/crd-$name.json" >&2; echo >&2; fail "the API server refused $crd"; }
   done
   for crd in "$crds"/*.yaml; do
     name=$(basename "$crd" .yaml)
