@@ -7,10 +7,9 @@
 //! made to do: the exact requests the provider sends (one server-side apply per object, no
 //! `force` unless asked, nothing at all when plan refuses a secret), foreground deletion and
 //! namespace teardown (the test server runs no garbage collector or namespace controller), an
-//! unreachable context, and (not moved yet) the import of a cluster-scoped object. The engine plans and applies
-//! small stacks written to a temporary directory, configured through
-//! `provider kubernetes { kubeconfig = … }`, and every check on the cluster side reads the
-//! emulator's store directly, not the provider.
+//! unreachable context. The engine plans and applies small stacks written to a temporary
+//! directory, configured through `provider kubernetes { kubeconfig = … }`, and every check on
+//! the cluster side reads the emulator's store directly, not the provider.
 
 #[path = "kubernetes/live.rs"]
 mod live;
@@ -19,9 +18,9 @@ use std::sync::Arc;
 
 use obp_engine::apply::{apply, ApplyOptions, ApplyReport, Quiet};
 use obp_engine::plan::{plan, Action, Plan, PlanOptions};
-use obp_engine::provider::{Provider, Providers, ResourceRef};
+use obp_engine::provider::{Provider, Providers};
 use obp_engine::state::local::LocalBackend;
-use obp_engine::state::{Backend, JournalEntry, ResourceState, State};
+use obp_engine::state::{Backend, State};
 use obp_kube_emulator::{resources, Emulator};
 use obp_lang::Config;
 use obp_providers::kinds::KINDS;
@@ -417,92 +416,6 @@ async fn destroy_deletes_dependents_first_with_the_propagation_policy() {
         .all(|d| d.existed && d.propagation_policy.as_deref() == Some("Foreground")));
     assert!(fx.emulator.get("Namespace", "", "acme").is_none());
     assert!(fx.state().await.resources.is_empty());
-}
-
-#[tokio::test]
-async fn import_adopts_existing_objects() {
-    let fx = Fixture::new(
-        r#"
-resource k8s.config_map legacy {
-  metadata = { name = "legacy", namespace = "default", labels = { app = "odoo" } }
-  data = { key = "value" }
-}
-resource k8s.manifest route {
-  api_version = "traefik.io/v1alpha1"
-  kind = "IngressRoute"
-  metadata = { name = "route", namespace = "default" }
-  spec = { entryPoints = ["websecure"] }
-}
-resource k8s.namespace other { metadata = { name = "other" } }
-"#,
-    )
-    .await;
-    fx.emulator
-        .create_as(
-            "kubectl-create",
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "legacy", "namespace": "default", "labels": {"app": "odoo"}, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}, "data": {"key": "value"}}),
-        )
-        .unwrap();
-    fx.emulator
-        .create_as(
-            "kubectl-create",
-            json!({"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute", "metadata": {"name": "route", "namespace": "default"}, "spec": {"entryPoints": ["websecure"]}}),
-        )
-        .unwrap();
-    fx.emulator
-        .create_as(
-            "kubectl-create",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}),
-        )
-        .unwrap();
-
-    let provider = fx.provider();
-    let mut state = fx.state().await;
-    for (address, rtype, id) in [
-        ("k8s.config_map.legacy", "k8s.config_map", "default/legacy"),
-        (
-            "k8s.manifest.route",
-            "k8s.manifest",
-            "traefik.io/v1alpha1/IngressRoute/default/route",
-        ),
-        ("k8s.namespace.other", "k8s.namespace", "other"),
-    ] {
-        let recorded = provider
-            .import(&ResourceRef { address, rtype }, id)
-            .await
-            .unwrap_or_else(|e| panic!("import of {id} failed: {e}"));
-        assert!(recorded.outputs["uid"].is_string());
-        state.apply_entry(&JournalEntry::Put {
-            address: address.to_owned(),
-            resource: ResourceState::new(rtype, "kubernetes", "", recorded, Vec::new()),
-        });
-    }
-    let legacy = &state.resources["k8s.config_map.legacy"].inputs;
-    assert_eq!(
-        legacy["metadata"],
-        json!({"name": "legacy", "namespace": "default", "labels": {"app": "odoo"}}),
-        "server fields and tool annotations are not adopted"
-    );
-    fx.backend.write(&state).await.unwrap();
-
-    let plan = fx.plan().await;
-    assert!(
-        !plan.has_changes(),
-        "imported objects match the configuration: {:?}",
-        actions(&plan)
-    );
-
-    let missing = provider
-        .import(
-            &ResourceRef {
-                address: "k8s.config_map.legacy",
-                rtype: "k8s.config_map",
-            },
-            "default/nope",
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(missing.to_string(), "ConfigMap default/nope does not exist");
 }
 
 #[tokio::test]

@@ -62,34 +62,44 @@ const TOOL_ANNOTATIONS: &[&str] = &[
     "deployment.kubernetes.io/revision",
 ];
 
-/// A live object as configuration: no `status`, no server-managed metadata.
+/// Labels the API server sets by itself: every Namespace carries its own name.
+const SERVER_LABELS: &[&str] = &["kubernetes.io/metadata.name"];
+
+/// A live object as configuration: no `status`, no server-managed metadata, labels or
+/// Namespace finalizer.
 pub fn clean(live: &Json) -> Json {
     let mut object = live.clone();
     let Some(map) = object.as_object_mut() else {
         return object;
     };
     map.remove("status");
+    // The server gives every Namespace the `kubernetes` finalizer; nobody configures it.
+    if map.get("kind").and_then(Json::as_str) == Some("Namespace")
+        && map.get("spec") == Some(&serde_json::json!({"finalizers": ["kubernetes"]}))
+    {
+        map.remove("spec");
+    }
     if let Some(metadata) = map.get_mut("metadata").and_then(Json::as_object_mut) {
         for field in SERVER_METADATA {
             metadata.remove(*field);
         }
-        let empty = match metadata
-            .get_mut("annotations")
-            .and_then(Json::as_object_mut)
-        {
-            Some(annotations) => {
-                for annotation in TOOL_ANNOTATIONS {
-                    annotations.remove(*annotation);
-                }
-                annotations.is_empty()
-            }
-            None => false,
-        };
-        if empty {
-            metadata.remove("annotations");
-        }
+        remove_keys(metadata, "annotations", TOOL_ANNOTATIONS);
+        remove_keys(metadata, "labels", SERVER_LABELS);
     }
     object
+}
+
+/// Removes `keys` from the map `metadata[field]`, and the map itself if nothing is left.
+fn remove_keys(metadata: &mut Map<String, Json>, field: &str, keys: &[&str]) {
+    let Some(map) = metadata.get_mut(field).and_then(Json::as_object_mut) else {
+        return;
+    };
+    for key in keys {
+        map.remove(*key);
+    }
+    if map.is_empty() {
+        metadata.remove(field);
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +152,30 @@ mod tests {
         assert_eq!(
             clean(&live),
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "t", "labels": {"a": "b"}}, "data": {"k": "v"}})
+        );
+    }
+
+    #[test]
+    fn cleaning_drops_what_the_server_gives_every_namespace() {
+        // As a real API server returns a Namespace created with nothing but its name.
+        let live = json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "acme", "uid": "u", "labels": {"kubernetes.io/metadata.name": "acme"}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        });
+        assert_eq!(
+            clean(&live),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "acme"}})
+        );
+        let labelled = json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "acme", "labels": {"kubernetes.io/metadata.name": "acme", "team": "ops"}},
+            "spec": {"finalizers": ["kubernetes", "example.com/keep"]},
+        });
+        assert_eq!(
+            clean(&labelled),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "acme", "labels": {"team": "ops"}}, "spec": {"finalizers": ["kubernetes", "example.com/keep"]}})
         );
     }
 }

@@ -602,9 +602,15 @@ resource k8s.manifest route {
   metadata = { name = "route", namespace = "NS" }
   spec = { entryPoints = ["websecure"], routes = [{ kind = "Rule", match = "Host(`a.example`)" }] }
 }
+resource k8s.namespace other { metadata = { name = "NS-other" } }
 "#,
     )
     .await;
+    fx.cluster.create_namespace().await;
+    Cluster::connect(format!("{}-other", fx.cluster.namespace))
+        .await
+        .create_namespace()
+        .await;
     fx.cluster
         .apply_as(
             "kubectl-create",
@@ -631,11 +637,17 @@ resource k8s.manifest route {
             "k8s.manifest",
             format!("traefik.io/v1alpha1/IngressRoute/{ns}/route"),
         ),
+        (
+            "k8s.namespace.other",
+            "k8s.namespace",
+            format!("{ns}-other"),
+        ),
     ] {
         let recorded = provider
             .import(&ResourceRef { address, rtype }, &id)
             .await
             .unwrap_or_else(|e| panic!("import of {id} failed: {e}"));
+        assert!(recorded.outputs["uid"].is_string());
         state.apply_entry(&JournalEntry::Put {
             address: address.to_owned(),
             resource: ResourceState::new(rtype, "kubernetes", "", recorded, Vec::new()),
@@ -650,8 +662,9 @@ resource k8s.manifest route {
     let plan = fx.plan().await;
     assert!(
         !plan.has_changes(),
-        "imported objects match the configuration: {:?}",
-        actions(&plan)
+        "imported objects match the configuration: {:?} {:?}",
+        actions(&plan),
+        plan.changes.iter().map(|c| &c.diffs).collect::<Vec<_>>()
     );
 }
 
