@@ -603,10 +603,23 @@ resource k8s.manifest route {
   spec = { entryPoints = ["websecure"], routes = [{ kind = "Rule", match = "Host(`a.example`)" }] }
 }
 resource k8s.namespace other { metadata = { name = "NS-other" } }
+resource k8s.deployment web {
+  metadata = { name = "web", namespace = "NS" }
+  spec = { selector = { matchLabels = { app = "web" } }, template = { metadata = { labels = { app = "web" } }, spec = { containers = [{ name = "odoo", image = "odoo:18" }] } } }
+}
 "#,
     )
     .await;
     fx.cluster.create_namespace().await;
+    // Created as `kubectl apply --server-side` would: the server fills in its defaults
+    // (strategy, revisionHistoryLimit, the container's terminationMessagePath …), which no
+    // field manager owns.
+    fx.cluster
+        .apply_as(
+            "kubectl",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "odoo", "image": "odoo:18"}]}}}}),
+        )
+        .await;
     Cluster::connect(format!("{}-other", fx.cluster.namespace))
         .await
         .create_namespace()
@@ -642,6 +655,7 @@ resource k8s.namespace other { metadata = { name = "NS-other" } }
             "k8s.namespace",
             format!("{ns}-other"),
         ),
+        ("k8s.deployment.web", "k8s.deployment", format!("{ns}/web")),
     ] {
         let recorded = provider
             .import(&ResourceRef { address, rtype }, &id)
