@@ -1,15 +1,15 @@
 //! The Kubernetes provider end to end. `live` (tests/kubernetes/live.rs) runs it against a real
 //! kube-apiserver (`scripts/servers/kubernetes.sh`): create, update, conflicts and force, Jobs,
-//! readiness waits, claims, deletes, drift, import, CRD schemas, kinds not served.
+//! readiness waits, claims, deletes, drift, import, CRD schemas, kinds not served, contexts.
 //!
 //! The tests in this file use the API emulator (a test double, see
 //! `tests/support/kube_emulator/README.md`) only for what the real server cannot show or be
 //! made to do: the exact requests the provider sends (one server-side apply per object, no
 //! `force` unless asked, nothing at all when plan refuses a secret), foreground deletion and
-//! namespace teardown (the test server runs no garbage collector or namespace controller), an
-//! unreachable context. The engine plans and applies small stacks written to a temporary
-//! directory, configured through `provider kubernetes { kubeconfig = … }`, and every check on
-//! the cluster side reads the emulator's store directly, not the provider.
+//! namespace teardown (the test server runs no garbage collector or namespace controller). The
+//! engine plans and applies small stacks written to a temporary directory, configured through
+//! `provider kubernetes { kubeconfig = … }`, and every check on the cluster side reads the
+//! emulator's store directly, not the provider.
 
 #[path = "kubernetes/live.rs"]
 mod live;
@@ -416,38 +416,6 @@ async fn destroy_deletes_dependents_first_with_the_propagation_policy() {
         .all(|d| d.existed && d.propagation_policy.as_deref() == Some("Foreground")));
     assert!(fx.emulator.get("Namespace", "", "acme").is_none());
     assert!(fx.state().await.resources.is_empty());
-}
-
-#[tokio::test]
-async fn the_context_option_picks_the_cluster() {
-    let fx = Fixture::new(SHARED_CONFIG).await;
-    std::fs::write(
-        fx.dir.path().join("kubeconfig"),
-        fx.emulator.kubeconfig(Some("unreachable")),
-    )
-    .unwrap();
-    fx.edit(&format!(
-        "{}{SHARED_CONFIG}",
-        provider(", context = \"emulator\"")
-    ));
-    fx.converge().await;
-    assert!(fx.emulator.get("ConfigMap", "default", "shared").is_some());
-
-    // Without it, the kubeconfig's current context is used (and cannot be reached).
-    fx.edit(&format!(
-        "{}{}",
-        provider(""),
-        SHARED_CONFIG.replace("shared", "elsewhere")
-    ));
-    let plan = fx.plan().await;
-    let report = fx.apply(&plan).await;
-    let errors = failures(&report);
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("applying ConfigMap") || e.contains("discovering ConfigMap in v1")),
-        "{errors:?}"
-    );
 }
 
 #[tokio::test]

@@ -929,3 +929,44 @@ async fn live_every_example_render_is_accepted_by_the_api_server() {
     );
     assert!(applied > 200, "only {applied} objects applied");
 }
+
+#[tokio::test]
+async fn live_the_context_option_picks_the_cluster() {
+    let fx = Fixture::new("context", SHARED_CONFIG).await;
+    // The test server's kubeconfig plus a current context whose server does not answer.
+    let path = fx.dir.path().join("kubeconfig");
+    let mut kubeconfig: Json =
+        serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let reachable = kubeconfig["current-context"].as_str().unwrap().to_owned();
+    kubeconfig["clusters"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}}));
+    let user = kubeconfig["users"][0]["name"].clone();
+    kubeconfig["contexts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "unreachable", "context": {"cluster": "nowhere", "user": user}}));
+    kubeconfig["current-context"] = json!("unreachable");
+    std::fs::write(&path, serde_norway::to_string(&kubeconfig).unwrap()).unwrap();
+
+    fx.write(&format!(", context = \"{reachable}\""), SHARED_CONFIG);
+    fx.converge().await;
+    assert!(fx.cluster.get("v1", "ConfigMap", "shared").await.is_some());
+
+    // Without it, the kubeconfig's current context is used (and cannot be reached).
+    fx.write("", &SHARED_CONFIG.replace("shared", "elsewhere"));
+    let report = fx.apply(&fx.plan().await).await;
+    let errors = failures(&report);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("applying ConfigMap") || e.contains("discovering ConfigMap in v1")),
+        "{errors:?}"
+    );
+    assert!(fx
+        .cluster
+        .get("v1", "ConfigMap", "elsewhere")
+        .await
+        .is_none());
+}
