@@ -38,9 +38,10 @@ fail() {
   exit 1
 }
 
-# The version a module requires, read from its go.mod (`require PATH vX.Y.Z`).
+# The version a module requires, read from its go.mod (`require PATH vX.Y.Z`, alone or in a
+# require block).
 required() {
-  sed -n "s#^require $2 \\(v[^ ]*\\).*#\\1#p" "$modules/$1/go.mod"
+  sed -n "s#^\\(require \\|[[:space:]]*\\)$2 \\(v[^ ]*\\).*#\\2#p" "$modules/$1/go.mod" | head -n 1
 }
 
 k8s_version=$(required apiserver k8s.io/kubernetes)
