@@ -1,15 +1,15 @@
 //! The Kubernetes provider end to end. `live` (tests/kubernetes/live.rs) runs it against a real
 //! kube-apiserver (`scripts/servers/kubernetes.sh`): create, update, conflicts and force, Jobs,
-//! readiness waits, claims, deletes, drift, import, CRD schemas, kinds not served, contexts.
+//! readiness waits, claims, deletes (foreground, namespaces), drift, import, CRD schemas, kinds
+//! not served, contexts.
 //!
 //! The tests in this file use the API emulator (a test double, see
-//! `tests/support/kube_emulator/README.md`) only for what the real server cannot show or be
-//! made to do: the exact requests the provider sends (one server-side apply per object, no
-//! `force` unless asked, nothing at all when plan refuses a secret), foreground deletion and
-//! namespace teardown (the test server runs no garbage collector or namespace controller). The
-//! engine plans and applies small stacks written to a temporary directory, configured through
-//! `provider kubernetes { kubeconfig = … }`, and every check on the cluster side reads the
-//! emulator's store directly, not the provider.
+//! `tests/support/kube_emulator/README.md`) only for what the real server cannot show: the
+//! exact requests the provider sends (one server-side apply per object, no `force` unless
+//! asked, deletes in dependency order with the propagation policy, nothing at all when plan
+//! refuses a secret). The engine plans and applies small stacks written to a temporary
+//! directory, configured through `provider kubernetes { kubeconfig = … }`, and every check on
+//! the cluster side reads the emulator's store directly, not the provider.
 
 #[path = "kubernetes/live.rs"]
 mod live;

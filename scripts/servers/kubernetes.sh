@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# A real Kubernetes control plane (etcd + kube-apiserver, no kubelet, no controllers) for the
-# Kubernetes provider tests.
+# A real Kubernetes control plane for the Kubernetes provider tests: etcd, kube-apiserver, and
+# kube-controller-manager running only what deletes need (garbage collector, namespace teardown,
+# claim and volume protection); no kubelet and no workload controllers.
 #
-#   kubernetes.sh start DIR   builds the upstream kube-apiserver and etcd from the Go modules in
-#                             tests/support/kube/ when they are not in the cache yet, starts etcd
-#                             and kube-apiserver on free 127.0.0.1 ports with everything under
-#                             DIR/kubernetes/ (throwaway CA and serving certificate, service-account
-#                             key pair, static admin token in system:masters, RBAC), waits for
-#                             /readyz, installs the CRDs of tests/support/crds/ and waits until
-#                             they are Established, then writes DIR/kubernetes.env
-#   kubernetes.sh stop DIR    stops that kube-apiserver and etcd (and nothing else)
+#   kubernetes.sh start DIR   builds the upstream kube-apiserver, kube-controller-manager and etcd
+#                             from the Go modules in tests/support/kube/ when they are not in the
+#                             cache yet, starts etcd and kube-apiserver on free 127.0.0.1 ports with
+#                             everything under DIR/kubernetes/ (throwaway CA and serving
+#                             certificate, service-account key pair, static admin token in
+#                             system:masters, RBAC), waits for /readyz, installs the CRDs of
+#                             tests/support/crds/ and waits until they are Established, starts the
+#                             controller-manager (a few controllers, see below), then writes
+#                             DIR/kubernetes.env
+#   kubernetes.sh stop DIR    stops those processes (and nothing else)
 #
 # DIR/kubernetes.env: KUBECONFIG and OBP_TEST_KUBECONFIG, both DIR/kubernetes/kubeconfig (the
 # server, its CA, the admin token); the tests read OBP_TEST_KUBECONFIG.
@@ -18,11 +21,12 @@
 #   ${OBP_CACHE_DIR:-$HOME/.cache/obp}/kubernetes/<release>-<hash of the modules' go.mod/go.sum>/
 # with `CGO_ENABLED=0 go build -trimpath` (Go from the go line of tests/support/kube/*/go.mod;
 # modules through the Go module proxy), `-p ${OBP_KUBE_BUILD_JOBS:-nproc}` jobs.
-# Measured on a two-core machine shared with other builds (load 6-8), `-p 1`, nice 15:
-#   cold build, module download included (empty module and build caches): 22 min wall
-#   (etcd 1 min 41 s, kube-apiserver 20 min 29 s; 11 min of CPU), peak memory 2.3 GB;
-#   about 0.7 GB of modules and 2.9 GB of Go build cache are left in Go's own caches
-#   start with the binaries cached: 7-9 s (to /readyz, CRDs Established)
+# Measured on a two-core machine shared with other builds (load 6-11), `-p 1`, nice 15:
+#   cold build, module download included (empty module and build caches): 27 min wall
+#   (etcd 1 min 41 s, kube-apiserver 20 min 29 s, then kube-controller-manager 5 min 10 s;
+#   13.5 min of CPU), peak memory 2.7 GB; about 0.7 GB of modules and 3 GB of Go build cache
+#   are left in Go's own caches
+#   start with the binaries cached: 7-9 s (to /readyz, CRDs Established, controllers healthy)
 set -euo pipefail
 # shellcheck source=common.bash
 . "$(dirname "$0")/common.bash"
@@ -52,11 +56,16 @@ key=$(cat "$modules"/apiserver/go.mod "$modules"/apiserver/go.sum "$modules"/etc
   sha256sum | cut -c1-12)
 cache="${OBP_CACHE_DIR:-${HOME:?set HOME or OBP_CACHE_DIR (where the built binaries are kept)}/.cache/obp}/kubernetes/$k8s_version-$key"
 
-# Builds kube-apiserver and etcd into $cache unless both are there. Several checkouts on one
+# Whether every binary is in the cache.
+built() {
+  [ -x "$cache/kube-apiserver" ] && [ -x "$cache/kube-controller-manager" ] && [ -x "$cache/etcd" ]
+}
+
+# Builds kube-apiserver, kube-controller-manager and etcd into $cache unless they are there. Several checkouts on one
 # machine share the cache: a lock keeps two builds from racing, and the binaries appear in
-# $cache only once both are complete.
+# $cache only once all are complete.
 ensure_built() {
-  if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ]; then
+  if built; then
     return
   fi
   command -v go > /dev/null 2>&1 ||
@@ -64,14 +73,14 @@ ensure_built() {
   mkdir -p "$(dirname "$cache")"
   exec 9> "$cache.lock"
   flock 9
-  if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ]; then
+  if built; then
     exec 9>&-
     return
   fi
   local work log started=$SECONDS
   work=$(mktemp -d "$cache.build.XXXXXX")
   log="$work/build.log"
-  echo "kubernetes: building kube-apiserver $k8s_version and etcd $etcd_version into $cache (once per machine: about 20 minutes on two cores)" >&2
+  echo "kubernetes: building kube-apiserver and kube-controller-manager $k8s_version and etcd $etcd_version into $cache (once per machine: about 25 minutes on two cores, 2.7 GB of memory)" >&2
   local minor=${k8s_version#v1.}
   minor=${minor%%.*}
   local v=k8s.io/component-base/version c=k8s.io/client-go/pkg/version
@@ -85,8 +94,8 @@ ensure_built() {
       nice -n 15 go build -p "$jobs" -trimpath -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$etcd_version" \
         -o "$work/etcd" go.etcd.io/etcd/server/v3 &&
       cd "$modules/apiserver" &&
-      nice -n 15 go build -p "$jobs" -trimpath -ldflags "$ldflags" \
-        -o "$work/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+      nice -n 15 go build -p "$jobs" -trimpath -ldflags "$ldflags" -o "$work/" \
+        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
   ) > "$log" 2>&1 < /dev/null; then
     tail -n 40 "$log" >&2
     rm -rf "$work"
@@ -191,8 +200,8 @@ start() {
     sleep 0.2
   done
 
-  # No kubelet and no controller-manager: the ServiceAccount admission plugin would wait for
-  # token controllers that never run, so it is off (as in controller-runtime's envtest). The
+  # No kubelet and no token controllers: the ServiceAccount admission plugin would wait for
+  # tokens that never come, so it is off (as in controller-runtime's envtest). The
   # `kubernetes` Service's endpoints cannot be a loopback address: no endpoint reconciler.
   spawn "$root/kube-apiserver.pid" "$root/kube-apiserver.log" "$cache/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
@@ -250,10 +259,27 @@ contexts:
 current-context: obp-test
 EOF
   )
+
+  # Only the controllers a cluster needs for deletes to finish: the garbage collector
+  # (foreground deletion, owner references), namespace teardown, and the claim and volume
+  # protection finalizers. The others would make ReplicaSets and Pods that no kubelet runs and
+  # write statuses the tests write themselves. The API server has no client CA, so there is no
+  # authentication configuration to look up.
+  local kcm_port
+  kcm_port=$(free_port)
+  spawn "$root/kube-controller-manager.pid" "$root/kube-controller-manager.log" "$cache/kube-controller-manager" \
+    --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
+    --controllers garbage-collector-controller,namespace-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller \
+    --authentication-skip-lookup \
+    --bind-address 127.0.0.1 --secure-port "$kcm_port" --cert-dir "$root/kcm" \
+    --leader-elect=false --profiling=false
+  wait_ok kube-controller-manager 60 "$root/kube-controller-manager.pid" "$root/kube-controller-manager.log" \
+    "https://127.0.0.1:$kcm_port/healthz" --insecure
+
   # The tests read OBP_TEST_KUBECONFIG only, so that a developer's own KUBECONFIG is never
   # what they write to; KUBECONFIG is for kubectl and the like after loading the file.
   printf 'KUBECONFIG=%s\nOBP_TEST_KUBECONFIG=%s\n' "$kubeconfig" "$kubeconfig" > "$dir/kubernetes.env"
-  echo "kubernetes: kube-apiserver $k8s_version on https://127.0.0.1:$port, etcd $etcd_version on 127.0.0.1:$etcd_port (files in $root; up in $((SECONDS - begin)) s)"
+  echo "kubernetes: kube-apiserver $k8s_version on https://127.0.0.1:$port (with deletion controllers), etcd $etcd_version on 127.0.0.1:$etcd_port (files in $root; up in $((SECONDS - begin)) s)"
 }
 
 # Stops the process of PIDFILE if it is still the one this script started (its command line
@@ -275,6 +301,7 @@ stop_ours() {
 }
 
 stop() {
+  stop_ours "$root/kube-controller-manager.pid"
   stop_ours "$root/kube-apiserver.pid"
   stop_ours "$root/etcd.pid"
 }

@@ -1,9 +1,10 @@
 //! The Kubernetes provider against a real kube-apiserver and etcd (`scripts/servers/kubernetes.sh`,
-//! which writes `OBP_TEST_KUBECONFIG`): no kubelet and no controllers run there, so where they
-//! would report status (a Deployment's replicas, a Job's outcome, a claim's binding) the test
+//! which writes `OBP_TEST_KUBECONFIG`): only the controllers deletes need run there (garbage
+//! collector, namespace, claim protection), no kubelet and no workload controllers, so where
+//! those would report status (a Deployment's replicas, a Job's outcome, a claim's binding) the test
 //! writes `/status` through the API as they would. Each test works in a namespace of its own,
 //! and every check on the cluster side reads the server directly, not through the provider.
-//! The last test applies every example's rendered tree with strict field validation, which
+//! One test applies every example's rendered tree with strict field validation, which
 //! checks the renders against the real schemas and the CRDs of `tests/support/crds/`.
 
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
@@ -820,12 +821,24 @@ resource k8s.middleware headers {
 }
 
 #[tokio::test]
-async fn live_foreground_deletion_waits_for_the_garbage_collector_and_names_its_finalizer() {
-    // The test server runs no garbage collector: a foreground delete stays pending, as on a
-    // cluster whose controller-manager is down, and the wait says why.
+async fn live_foreground_deletion_waits_until_the_dependents_are_gone() {
     let fx = Fixture::new("foreground", SHARED_CONFIG).await;
     fx.converge().await;
-    fx.write("", SHARED_CONFIG);
+    let owner = fx.cluster.get("v1", "ConfigMap", "shared").await.unwrap();
+    // A dependent, as a controller makes one: the garbage collector deletes it first.
+    fx.cluster
+        .apply_as(
+            "test-controller",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dependent", "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "shared", "uid": owner["metadata"]["uid"], "blockOwnerDeletion": true}
+            ]}}),
+        )
+        .await;
+    fx.edit(
+        &std::fs::read_to_string(fx.dir.path().join("stack.obp"))
+            .unwrap()
+            .replace("\"2s\"", "\"60s\""),
+    );
     let destroy = fx
         .plan_with(PlanOptions {
             destroy: true,
@@ -834,10 +847,43 @@ async fn live_foreground_deletion_waits_for_the_garbage_collector_and_names_its_
         })
         .await;
     let report = fx.apply(&destroy).await;
-    assert_eq!(
-        failures(&report),
-        [format!("deleting `k8s.config_map.shared` failed: timed out after 2s waiting for ConfigMap {}/shared to be deleted (finalizers: foregroundDeletion)", fx.cluster.namespace)]
+    assert!(report.ok(), "{:?}", failures(&report));
+    // Foreground: the owner is gone only after its dependent.
+    assert!(fx
+        .cluster
+        .get("v1", "ConfigMap", "dependent")
+        .await
+        .is_none());
+    assert!(fx.cluster.get("v1", "ConfigMap", "shared").await.is_none());
+}
+
+#[tokio::test]
+async fn live_destroy_deletes_a_namespace_with_everything_in_it() {
+    let fx = Fixture::new("teardown", TENANT).await;
+    let _controllers = fx.cluster.controllers();
+    fx.converge().await;
+    fx.edit(
+        &std::fs::read_to_string(fx.dir.path().join("stack.obp"))
+            .unwrap()
+            .replace("\"2s\"", "\"120s\""),
     );
+    let destroy = fx
+        .plan_with(PlanOptions {
+            destroy: true,
+            refresh: true,
+            ..PlanOptions::default()
+        })
+        .await;
+    assert_eq!(destroy.count(Action::Delete), 7);
+    let report = fx.apply(&destroy).await;
+    assert!(report.ok(), "{:?}", failures(&report));
+    // The namespace controller emptied and removed the namespace before obp saw it gone.
+    assert!(fx
+        .cluster
+        .get("v1", "Namespace", &fx.cluster.namespace)
+        .await
+        .is_none());
+    assert!(fx.state().await.resources.is_empty());
 }
 
 /// The manifests of one rendered example tree (an insta snapshot of `tests/examples.rs` or
