@@ -1,25 +1,49 @@
-//! The Kubernetes provider end to end against the API emulator (a test double, see
-//! `tests/support/kube_emulator/README.md`): the engine plans and applies small stacks written
-//! to a temporary directory, configured through `provider kubernetes { kubeconfig = … }`, and
-//! every check on the cluster side reads the emulator's store directly, not the provider.
+//! The Kubernetes provider end to end. `live` (tests/kubernetes/live.rs) runs it against a real
+//! kube-apiserver (`scripts/servers/kubernetes.sh`): create, update, conflicts and force, Jobs,
+//! readiness waits, claims, deletes (foreground, namespaces), drift, import, CRD schemas, kinds
+//! not served, contexts.
+//!
+//! The tests in this file use the API emulator (a test double, see
+//! `tests/support/kube_emulator/README.md`) only for what the real server cannot show: the
+//! exact requests the provider sends (one server-side apply per object, no `force` unless
+//! asked, deletes in dependency order with the propagation policy, nothing at all when plan
+//! refuses a secret). The engine plans and applies small stacks written to a temporary
+//! directory, configured through `provider kubernetes { kubeconfig = … }`, and every check on
+//! the cluster side reads the emulator's store directly, not the provider.
+
+#[path = "kubernetes/live.rs"]
+mod live;
 
 use std::sync::Arc;
 
 use obp_engine::apply::{apply, ApplyOptions, ApplyReport, Quiet};
 use obp_engine::plan::{plan, Action, Plan, PlanOptions};
-use obp_engine::provider::{Provider, Providers, ResourceRef};
+use obp_engine::provider::{Provider, Providers};
 use obp_engine::state::local::LocalBackend;
-use obp_engine::state::{Backend, JournalEntry, ResourceState, State};
+use obp_engine::state::{Backend, State};
 use obp_kube_emulator::{resources, Emulator};
 use obp_lang::Config;
 use obp_providers::kinds::KINDS;
 use serde_json::{json, Value as Json};
 
-/// A stack directory with a kubeconfig for a fresh emulator and a local state file.
-struct Fixture {
+/// A stack directory with a local state file; the cluster behind its kubeconfig is the
+/// emulator ([`Fixture`]) or the real test server (`live::Fixture`).
+struct Stack {
     dir: tempfile::TempDir,
-    emulator: Emulator,
     backend: Arc<LocalBackend>,
+}
+
+/// A stack whose kubeconfig points at a fresh emulator.
+struct Fixture {
+    stack: Stack,
+    emulator: Emulator,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
 }
 
 /// The provider block every stack here starts with; `{extra}` adds options.
@@ -29,19 +53,21 @@ fn provider(extra: &str) -> String {
 
 impl Fixture {
     async fn new(body: &str) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
+        let stack = Stack::new();
         let emulator = Emulator::start().await;
         emulator
-            .write_kubeconfig(&dir.path().join("kubeconfig"))
+            .write_kubeconfig(&stack.dir.path().join("kubeconfig"))
             .unwrap();
+        stack.edit(&format!("{}{body}", provider("")));
+        Fixture { stack, emulator }
+    }
+}
+
+impl Stack {
+    fn new() -> Stack {
+        let dir = tempfile::tempdir().unwrap();
         let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
-        let fx = Fixture {
-            dir,
-            emulator,
-            backend,
-        };
-        fx.edit(&format!("{}{body}", provider("")));
-        fx
+        Stack { dir, backend }
     }
 
     fn edit(&self, source: &str) {
@@ -354,139 +380,6 @@ async fn a_conflicting_field_manager_is_reported_and_force_takes_over() {
     assert!(forced.query.contains("force=true"), "{forced:?}");
 }
 
-const JOBS: &str = r#"
-resource k8s.job migrate {
-  metadata = { name = "migrate", namespace = "default" }
-  spec = { backoffLimit = 0, template = { spec = { restartPolicy = "Never", containers = [{ name = "m", image = "odoo:18" }] } } }
-}
-resource k8s.config_map after {
-  metadata = { name = "after", namespace = "default" }
-  data = { job = k8s.job.migrate.uid }
-}
-"#;
-
-#[tokio::test]
-async fn a_failed_job_fails_the_apply_with_its_reason() {
-    let fx = Fixture::new(JOBS).await;
-    fx.emulator.script_status(
-        "Job",
-        "default",
-        "migrate",
-        json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}),
-    );
-    let plan = fx.plan().await;
-    let report = fx.apply(&plan).await;
-    assert_eq!(
-        failures(&report),
-        ["creating `k8s.job.migrate` failed: Job default/migrate is not ready: the Job failed (BackoffLimitExceeded: Job has reached the specified backoff limit)"]
-    );
-    assert_eq!(
-        report.skipped,
-        [(
-            "k8s.config_map.after".to_owned(),
-            "k8s.job.migrate".to_owned()
-        )]
-    );
-    assert!(fx.emulator.get("ConfigMap", "default", "after").is_none());
-}
-
-#[tokio::test]
-async fn a_completed_job_lets_dependents_go_on() {
-    let fx = Fixture::new(JOBS).await;
-    fx.converge().await;
-    let job = fx.emulator.get("Job", "default", "migrate").unwrap();
-    let after = fx.emulator.get("ConfigMap", "default", "after").unwrap();
-    assert_eq!(after["data"]["job"], job["metadata"]["uid"]);
-}
-
-#[tokio::test]
-async fn readiness_waits_time_out_naming_what_is_missing() {
-    let fx = Fixture::new(
-        r#"
-resource k8s.deployment web {
-  metadata = { name = "web", namespace = "default" }
-  spec = { replicas = 2, selector = { matchLabels = { app = "web" } }, template = { metadata = { labels = { app = "web" } }, spec = { containers = [{ name = "odoo", image = "odoo:18" }] } } }
-}
-"#,
-    )
-    .await;
-    fx.edit(
-        &std::fs::read_to_string(fx.dir.path().join("stack.obp"))
-            .unwrap()
-            .replace("\"2s\"", "\"300ms\""),
-    );
-    fx.emulator.script_status(
-        "Deployment",
-        "default",
-        "web",
-        json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 1, "availableReplicas": 1}),
-    );
-    let plan = fx.plan().await;
-    let report = fx.apply(&plan).await;
-    assert_eq!(
-        failures(&report),
-        ["creating `k8s.deployment.web` failed: timed out after 300ms waiting for Deployment default/web to be ready: 1 of 2 replicas ready, 1 of 2 replicas available (raise `wait_timeout`, or set `wait = false` on the kubernetes provider not to wait)"]
-    );
-    // The controller catches up: the next apply finds it ready.
-    fx.emulator.script_status(
-        "Deployment",
-        "default",
-        "web",
-        json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}),
-    );
-    fx.converge().await;
-}
-
-#[tokio::test]
-async fn claims_wait_for_binding_unless_their_class_waits_for_a_consumer() {
-    let fx = Fixture::new(
-        r#"
-resource k8s.persistent_volume_claim late {
-  metadata = { name = "late", namespace = "default" }
-  spec = { storageClassName = "local", accessModes = ["ReadWriteOnce"], resources = { requests = { storage = "1Gi" } } }
-}
-resource k8s.persistent_volume_claim stuck {
-  metadata = { name = "stuck", namespace = "default" }
-  spec = { storageClassName = "fast", accessModes = ["ReadWriteOnce"], resources = { requests = { storage = "1Gi" } } }
-}
-"#,
-    )
-    .await;
-    fx.edit(
-        &std::fs::read_to_string(fx.dir.path().join("stack.obp"))
-            .unwrap()
-            .replace("\"2s\"", "\"300ms\""),
-    );
-    for (name, mode) in [("local", "WaitForFirstConsumer"), ("fast", "Immediate")] {
-        fx.emulator
-            .create_as(
-                "kubectl",
-                json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name}, "provisioner": "x", "volumeBindingMode": mode}),
-            )
-            .unwrap();
-    }
-    for claim in ["late", "stuck"] {
-        fx.emulator.script_status(
-            "PersistentVolumeClaim",
-            "default",
-            claim,
-            json!({"phase": "Pending"}),
-        );
-    }
-    let report = fx.apply(&fx.plan().await).await;
-    assert_eq!(
-        report.succeeded,
-        [(
-            "k8s.persistent_volume_claim.late".to_owned(),
-            Action::Create
-        )]
-    );
-    assert_eq!(
-        failures(&report),
-        ["creating `k8s.persistent_volume_claim.stuck` failed: timed out after 300ms waiting for PersistentVolumeClaim default/stuck to be ready: the claim is Pending, not Bound (raise `wait_timeout`, or set `wait = false` on the kubernetes provider not to wait)"]
-    );
-}
-
 #[tokio::test]
 async fn destroy_deletes_dependents_first_with_the_propagation_policy() {
     let fx = Fixture::new(TENANT).await;
@@ -523,239 +416,6 @@ async fn destroy_deletes_dependents_first_with_the_propagation_policy() {
         .all(|d| d.existed && d.propagation_policy.as_deref() == Some("Foreground")));
     assert!(fx.emulator.get("Namespace", "", "acme").is_none());
     assert!(fx.state().await.resources.is_empty());
-}
-
-#[tokio::test]
-async fn deleting_what_is_already_gone_succeeds() {
-    let fx = Fixture::new("").await;
-    fx.edit(&format!(
-        "{}{SHARED_CONFIG}\n{}",
-        provider(", propagation_policy = \"Background\""),
-        SHARED_CONFIG.replace("shared", "other")
-    ));
-    fx.converge().await;
-    assert!(fx.emulator.delete("ConfigMap", "default", "shared"));
-    // Without refresh the plan still believes it exists.
-    let destroy = fx
-        .plan_with(PlanOptions {
-            destroy: true,
-            ..PlanOptions::default()
-        })
-        .await;
-    assert_eq!(destroy.count(Action::Delete), 2);
-    let report = fx.apply(&destroy).await;
-    assert!(report.ok(), "{:?}", failures(&report));
-    let deletions = fx.emulator.deletions();
-    assert_eq!(
-        deletions
-            .iter()
-            .map(|d| (d.name.as_str(), d.existed, d.propagation_policy.as_deref()))
-            .collect::<std::collections::BTreeSet<_>>(),
-        [
-            ("other", true, Some("Background")),
-            ("shared", false, Some("Background"))
-        ]
-        .into_iter()
-        .collect()
-    );
-}
-
-#[tokio::test]
-async fn refresh_detects_out_of_band_changes_on_managed_fields_only() {
-    let fx = Fixture::new(TENANT).await;
-    fx.converge().await;
-
-    // A label someone else added is not obp's business.
-    fx.emulator
-        .modify("ConfigMap", "acme", "odoo-conf", "kubectl-label", |o| {
-            o["metadata"]["labels"] = json!({"team": "ops"});
-        });
-    assert!(!fx.plan().await.has_changes());
-
-    // A field obp set, changed by hand, is drift.
-    fx.emulator
-        .modify("ConfigMap", "acme", "odoo-conf", "kubectl-edit", |o| {
-            o["data"]["odoo.conf"] = json!("hacked");
-        });
-    let plan = fx.plan().await;
-    assert_eq!(plan.drift.len(), 1, "{:?}", plan.drift);
-    let drift = &plan.drift[0];
-    assert_eq!(
-        (drift.address.as_str(), drift.kind.as_str()),
-        ("k8s.config_map.conf", "changed")
-    );
-    assert_eq!(drift.diffs.len(), 1);
-    assert_eq!(drift.diffs[0].path, "data[\"odoo.conf\"]");
-    assert_eq!(drift.diffs[0].after, Some(json!("hacked")));
-    let detail = drift.detail.as_deref().unwrap_or_default();
-    assert!(detail.contains("+  odoo.conf: hacked"), "{detail}");
-    assert_eq!(
-        actions(&plan),
-        [("k8s.config_map.conf".to_owned(), Action::Update)]
-    );
-
-    // The hand edit made `kubectl-edit` the owner: taking it back needs force, as on a real
-    // cluster.
-    let report = fx.apply(&plan).await;
-    let errors = failures(&report);
-    assert!(
-        errors.len() == 1 && errors[0].contains("\"kubectl-edit\""),
-        "{errors:?}"
-    );
-    fx.edit(&format!("{}{TENANT}", provider(", force_conflicts = true")));
-    fx.converge().await;
-    let conf = fx.emulator.get("ConfigMap", "acme", "odoo-conf").unwrap();
-    assert_eq!(conf["data"]["odoo.conf"], "[options]\nproxy_mode = True\n");
-    assert_eq!(conf["metadata"]["labels"], json!({"team": "ops"}));
-
-    // Deleted by hand: planned again.
-    assert!(fx.emulator.delete("Middleware", "acme", "strip"));
-    let plan = fx.plan().await;
-    assert!(plan
-        .drift
-        .iter()
-        .any(|d| d.address == "k8s.manifest.strip" && d.kind == "deleted"));
-    assert_eq!(
-        actions(&plan),
-        [("k8s.manifest.strip".to_owned(), Action::Create)]
-    );
-}
-
-#[tokio::test]
-async fn import_adopts_existing_objects() {
-    let fx = Fixture::new(
-        r#"
-resource k8s.config_map legacy {
-  metadata = { name = "legacy", namespace = "default", labels = { app = "odoo" } }
-  data = { key = "value" }
-}
-resource k8s.manifest route {
-  api_version = "traefik.io/v1alpha1"
-  kind = "IngressRoute"
-  metadata = { name = "route", namespace = "default" }
-  spec = { entryPoints = ["websecure"] }
-}
-resource k8s.namespace other { metadata = { name = "other" } }
-"#,
-    )
-    .await;
-    fx.emulator
-        .create_as(
-            "kubectl-create",
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "legacy", "namespace": "default", "labels": {"app": "odoo"}, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}, "data": {"key": "value"}}),
-        )
-        .unwrap();
-    fx.emulator
-        .create_as(
-            "kubectl-create",
-            json!({"apiVersion": "traefik.io/v1alpha1", "kind": "IngressRoute", "metadata": {"name": "route", "namespace": "default"}, "spec": {"entryPoints": ["websecure"]}}),
-        )
-        .unwrap();
-    fx.emulator
-        .create_as(
-            "kubectl-create",
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}),
-        )
-        .unwrap();
-
-    let provider = fx.provider();
-    let mut state = fx.state().await;
-    for (address, rtype, id) in [
-        ("k8s.config_map.legacy", "k8s.config_map", "default/legacy"),
-        (
-            "k8s.manifest.route",
-            "k8s.manifest",
-            "traefik.io/v1alpha1/IngressRoute/default/route",
-        ),
-        ("k8s.namespace.other", "k8s.namespace", "other"),
-    ] {
-        let recorded = provider
-            .import(&ResourceRef { address, rtype }, id)
-            .await
-            .unwrap_or_else(|e| panic!("import of {id} failed: {e}"));
-        assert!(recorded.outputs["uid"].is_string());
-        state.apply_entry(&JournalEntry::Put {
-            address: address.to_owned(),
-            resource: ResourceState::new(rtype, "kubernetes", "", recorded, Vec::new()),
-        });
-    }
-    let legacy = &state.resources["k8s.config_map.legacy"].inputs;
-    assert_eq!(
-        legacy["metadata"],
-        json!({"name": "legacy", "namespace": "default", "labels": {"app": "odoo"}}),
-        "server fields and tool annotations are not adopted"
-    );
-    fx.backend.write(&state).await.unwrap();
-
-    let plan = fx.plan().await;
-    assert!(
-        !plan.has_changes(),
-        "imported objects match the configuration: {:?}",
-        actions(&plan)
-    );
-
-    let missing = provider
-        .import(
-            &ResourceRef {
-                address: "k8s.config_map.legacy",
-                rtype: "k8s.config_map",
-            },
-            "default/nope",
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(missing.to_string(), "ConfigMap default/nope does not exist");
-}
-
-#[tokio::test]
-async fn a_kind_the_server_does_not_serve_is_a_clear_error() {
-    let fx = Fixture::new(
-        r#"
-resource k8s.manifest widget {
-  api_version = "example.com/v1"
-  kind = "Widget"
-  metadata = { name = "w", namespace = "default" }
-}
-"#,
-    )
-    .await;
-    let report = fx.apply(&fx.plan().await).await;
-    assert_eq!(
-        failures(&report),
-        ["creating `k8s.manifest.widget` failed: the cluster does not serve kind Widget in API version example.com/v1: install its CustomResourceDefinition (or check `apiVersion`/`kind`) first"]
-    );
-}
-
-#[tokio::test]
-async fn the_context_option_picks_the_cluster() {
-    let fx = Fixture::new(SHARED_CONFIG).await;
-    std::fs::write(
-        fx.dir.path().join("kubeconfig"),
-        fx.emulator.kubeconfig(Some("unreachable")),
-    )
-    .unwrap();
-    fx.edit(&format!(
-        "{}{SHARED_CONFIG}",
-        provider(", context = \"emulator\"")
-    ));
-    fx.converge().await;
-    assert!(fx.emulator.get("ConfigMap", "default", "shared").is_some());
-
-    // Without it, the kubeconfig's current context is used (and cannot be reached).
-    fx.edit(&format!(
-        "{}{}",
-        provider(""),
-        SHARED_CONFIG.replace("shared", "elsewhere")
-    ));
-    let plan = fx.plan().await;
-    let report = fx.apply(&plan).await;
-    let errors = failures(&report);
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("applying ConfigMap") || e.contains("discovering ConfigMap in v1")),
-        "{errors:?}"
-    );
 }
 
 #[tokio::test]

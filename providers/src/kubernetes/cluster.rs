@@ -159,12 +159,41 @@ pub fn remote(doing: &str, error: kube::Error) -> ProviderError {
             };
             ProviderError::Remote(format!(
                 "{doing}: {} ({reason}HTTP {})",
-                status.message.trim(),
+                shorten_values(status.message.trim()),
                 status.code
             ))
         }
         other => ProviderError::Remote(format!("{doing}: {other}")),
     }
+}
+
+/// Longest rejected value quoted in full in an error; longer ones become `…`.
+const MAX_VALUE: usize = 80;
+
+/// The server's message with long `Invalid value: …` parts elided: on an immutable field the
+/// API server quotes the whole old object (a Job's pod template runs to kilobytes), which
+/// would bury the field name and the reason.
+fn shorten_values(message: &str) -> String {
+    const MARK: &str = "Invalid value: ";
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find(MARK) {
+        let (before, after) = rest.split_at(at + MARK.len());
+        out.push_str(before);
+        let mut values = serde_json::Deserializer::from_str(after).into_iter::<serde_json::Value>();
+        let length = match values.next() {
+            Some(Ok(_)) => values.byte_offset(),
+            _ => 0,
+        };
+        if length > MAX_VALUE {
+            out.push('…');
+            rest = &after[length..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A server-side apply conflict (409 from other field managers) in words: which fields, which
@@ -204,4 +233,33 @@ pub fn conflict(what: &str, status: &kube::core::Status, field_manager: &str) ->
         "server-side apply of {what} as field manager \"{field_manager}\" conflicts with other field managers: {owners}. \
          Change the value where it is managed, or set `force_conflicts = true` on the kubernetes provider if obp should take these fields over"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_invalid_values_are_elided() {
+        // As a real kube-apiserver answers a changed Job template (the quoted object abridged
+        // here; it is kilobytes long).
+        let template = format!(
+            r#"{{"labels":{{"job-name":"migrate"}},"Spec":{{"Containers":[{{"Name":"m","Image":"odoo:18","Args":null}}],"Filler":"{}"}}}}"#,
+            "x".repeat(200)
+        );
+        let message = format!(
+            "Job.batch \"migrate\" is invalid: spec.template: Invalid value: {template}: field is immutable"
+        );
+        assert_eq!(
+            shorten_values(&message),
+            "Job.batch \"migrate\" is invalid: spec.template: Invalid value: …: field is immutable"
+        );
+        // Short values stay: they are what the user has to fix.
+        let name = "Deployment.apps \"Web\" is invalid: metadata.name: Invalid value: \"Web\": a lowercase RFC 1123 subdomain must consist of …, [spec.replicas: Invalid value: -1: must be greater than or equal to 0]";
+        assert_eq!(shorten_values(name), name);
+        assert_eq!(
+            shorten_values("Invalid value: {unbalanced"),
+            "Invalid value: {unbalanced"
+        );
+    }
 }

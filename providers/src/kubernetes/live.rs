@@ -1,6 +1,6 @@
 //! Live objects → what obp records: the projection of a live object onto the fields obp set
-//! (so that defaults and fields other managers own are not drift), and the cleaned object an
-//! import adopts (without status and server-managed metadata).
+//! (so that defaults and fields other managers own are not drift), and the object an import
+//! adopts (the fields some manager set, without status and server-managed metadata).
 
 use serde_json::{Map, Value as Json};
 
@@ -44,6 +44,96 @@ fn is_empty(value: &Json) -> bool {
     }
 }
 
+/// The parts of a live object that some field manager set, read from its `managedFields`
+/// (FieldsV1, every manager together): what people and tools configured, without the
+/// defaults the server filled in, which nobody owns. Identity fields are always kept. `None`
+/// when the object records no managed fields (then there is nothing to tell defaults by).
+pub fn owned(live: &Json) -> Option<Json> {
+    let mut union = Map::new();
+    for entry in live["metadata"]["managedFields"].as_array()? {
+        if let Some(Json::Object(fields)) = entry.get("fieldsV1") {
+            merge(&mut union, fields);
+        }
+    }
+    if union.is_empty() {
+        return None;
+    }
+    let mut out = select(live, &union);
+    for key in ["apiVersion", "kind"] {
+        if let Some(value) = live.get(key) {
+            out[key] = value.clone();
+        }
+    }
+    for key in ["name", "namespace"] {
+        if let Some(value) = live["metadata"].get(key) {
+            out["metadata"][key] = value.clone();
+        }
+    }
+    Some(out)
+}
+
+/// Adds the field set `from` to `into` (both FieldsV1 maps).
+fn merge(into: &mut Map<String, Json>, from: &Map<String, Json>) {
+    for (key, sub) in from {
+        let slot = into
+            .entry(key.clone())
+            .or_insert_with(|| Json::Object(Map::new()));
+        if let (Json::Object(slot), Json::Object(sub)) = (slot, sub) {
+            merge(slot, sub);
+        }
+    }
+}
+
+/// The parts of `live` the FieldsV1 set `fields` names: `f:NAME` a map key, `k:{…}` the list
+/// item with those key fields, `v:…` the set item with that value, `i:N` the Nth item, `.` the
+/// value's own presence. An empty set owns the whole value.
+fn select(live: &Json, fields: &Map<String, Json>) -> Json {
+    if fields.is_empty() {
+        return live.clone();
+    }
+    let sub = |value: &Json| match value {
+        Json::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    match live {
+        Json::Object(map) => Json::Object(
+            fields
+                .iter()
+                .filter_map(|(key, nested)| {
+                    let name = key.strip_prefix("f:")?;
+                    Some((name.to_owned(), select(map.get(name)?, &sub(nested))))
+                })
+                .collect(),
+        ),
+        Json::Array(items) => Json::Array(
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(index, item)| {
+                    fields.iter().find_map(|(key, nested)| {
+                        let matches = if let Some(keys) = key.strip_prefix("k:") {
+                            match serde_json::from_str::<Json>(keys) {
+                                Ok(Json::Object(keys)) => {
+                                    keys.iter().all(|(k, v)| item.get(k) == Some(v))
+                                }
+                                _ => false,
+                            }
+                        } else if let Some(value) = key.strip_prefix("v:") {
+                            serde_json::from_str::<Json>(value).is_ok_and(|v| v == *item)
+                        } else if let Some(at) = key.strip_prefix("i:") {
+                            at.parse::<usize>() == Ok(index)
+                        } else {
+                            false
+                        };
+                        matches.then(|| select(item, &sub(nested)))
+                    })
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Metadata the server sets and obp never configures.
 const SERVER_METADATA: &[&str] = &[
     "uid",
@@ -62,34 +152,44 @@ const TOOL_ANNOTATIONS: &[&str] = &[
     "deployment.kubernetes.io/revision",
 ];
 
-/// A live object as configuration: no `status`, no server-managed metadata.
+/// Labels the API server sets by itself: every Namespace carries its own name.
+const SERVER_LABELS: &[&str] = &["kubernetes.io/metadata.name"];
+
+/// A live object as configuration: no `status`, no server-managed metadata, labels or
+/// Namespace finalizer.
 pub fn clean(live: &Json) -> Json {
     let mut object = live.clone();
     let Some(map) = object.as_object_mut() else {
         return object;
     };
     map.remove("status");
+    // The server gives every Namespace the `kubernetes` finalizer; nobody configures it.
+    if map.get("kind").and_then(Json::as_str) == Some("Namespace")
+        && map.get("spec") == Some(&serde_json::json!({"finalizers": ["kubernetes"]}))
+    {
+        map.remove("spec");
+    }
     if let Some(metadata) = map.get_mut("metadata").and_then(Json::as_object_mut) {
         for field in SERVER_METADATA {
             metadata.remove(*field);
         }
-        let empty = match metadata
-            .get_mut("annotations")
-            .and_then(Json::as_object_mut)
-        {
-            Some(annotations) => {
-                for annotation in TOOL_ANNOTATIONS {
-                    annotations.remove(*annotation);
-                }
-                annotations.is_empty()
-            }
-            None => false,
-        };
-        if empty {
-            metadata.remove("annotations");
-        }
+        remove_keys(metadata, "annotations", TOOL_ANNOTATIONS);
+        remove_keys(metadata, "labels", SERVER_LABELS);
     }
     object
+}
+
+/// Removes `keys` from the map `metadata[field]`, and the map itself if nothing is left.
+fn remove_keys(metadata: &mut Map<String, Json>, field: &str, keys: &[&str]) {
+    let Some(map) = metadata.get_mut(field).and_then(Json::as_object_mut) else {
+        return;
+    };
+    for key in keys {
+        map.remove(*key);
+    }
+    if map.is_empty() {
+        metadata.remove(field);
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +231,65 @@ mod tests {
     }
 
     #[test]
+    fn owned_fields_leave_out_server_defaults() {
+        // As a real API server returns a Deployment made by `kubectl create` (abridged).
+        let live = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "t", "uid": "u", "labels": {"app": "web"},
+                "managedFields": [
+                    {"manager": "kubectl-create", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {
+                        "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+                        "f:spec": {"f:selector": {}, "f:template": {"f:spec": {"f:containers": {
+                            "k:{\"name\":\"odoo\"}": {".": {}, "f:name": {}, "f:image": {}, "f:ports": {"k:{\"containerPort\":8069,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}}
+                        }, "f:tolerations": {}}}}
+                    }},
+                    {"manager": "kubectl-scale", "operation": "Update", "fieldsType": "FieldsV1", "subresource": "scale", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+                    {"manager": "kube-controller-manager", "operation": "Update", "fieldsType": "FieldsV1", "subresource": "status", "fieldsV1": {"f:status": {"f:replicas": {}}}}
+                ]},
+            "spec": {
+                "replicas": 3, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
+                "selector": {"matchLabels": {"app": "web"}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%"}},
+                "template": {"spec": {
+                    "containers": [{"name": "odoo", "image": "odoo:18", "imagePullPolicy": "IfNotPresent",
+                        "ports": [{"containerPort": 8069, "protocol": "TCP"}]}],
+                    "dnsPolicy": "ClusterFirst", "tolerations": [{"key": "a", "operator": "Exists"}]
+                }}
+            },
+            "status": {"replicas": 3},
+        });
+        assert_eq!(
+            clean(&owned(&live).unwrap()),
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "t", "labels": {"app": "web"}},
+                "spec": {
+                    "replicas": 3,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"spec": {
+                        "containers": [{"name": "odoo", "image": "odoo:18", "ports": [{"containerPort": 8069}]}],
+                        "tolerations": [{"key": "a", "operator": "Exists"}]
+                    }}
+                },
+            })
+        );
+        let unmanaged = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert_eq!(owned(&unmanaged), None);
+    }
+
+    #[test]
+    fn owned_set_and_indexed_items() {
+        let live = json!({
+            "metadata": {"name": "n", "managedFields": [{"fieldsV1": {"f:spec": {"f:finalizers": {"v:\"a\"": {}}, "f:list": {"i:1": {}}}}}]},
+            "spec": {"finalizers": ["a", "b"], "list": [1, 2, 3]},
+        });
+        assert_eq!(
+            owned(&live).unwrap(),
+            json!({"metadata": {"name": "n"}, "spec": {"finalizers": ["a"], "list": [2]}})
+        );
+    }
+
+    #[test]
     fn cleaning_drops_server_fields() {
         let live = json!({
             "apiVersion": "v1", "kind": "ConfigMap",
@@ -142,6 +301,30 @@ mod tests {
         assert_eq!(
             clean(&live),
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "t", "labels": {"a": "b"}}, "data": {"k": "v"}})
+        );
+    }
+
+    #[test]
+    fn cleaning_drops_what_the_server_gives_every_namespace() {
+        // As a real API server returns a Namespace created with nothing but its name.
+        let live = json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "acme", "uid": "u", "labels": {"kubernetes.io/metadata.name": "acme"}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        });
+        assert_eq!(
+            clean(&live),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "acme"}})
+        );
+        let labelled = json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "acme", "labels": {"kubernetes.io/metadata.name": "acme", "team": "ops"}},
+            "spec": {"finalizers": ["kubernetes", "example.com/keep"]},
+        });
+        assert_eq!(
+            clean(&labelled),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "acme", "labels": {"team": "ops"}}, "spec": {"finalizers": ["kubernetes", "example.com/keep"]}})
         );
     }
 }

@@ -595,19 +595,16 @@ impl Provider for Kubernetes {
                 ProviderError::Remote(format!("{} does not exist", located.describe()))
             })?;
         let live = to_json(&live)?;
-        let inputs = manifest::attributes(
-            kind,
-            live::clean(&live),
-            &BTreeMap::new(),
-            &self.settings.store,
-        )
-        .ok_or_else(|| {
-            ProviderError::Remote(format!(
-                "{} does not have the shape of a k8s.{} obp can manage",
-                located.describe(),
-                kind.name
-            ))
-        })?;
+        // Only what someone set: adopting the server's defaults would plan their removal.
+        let adopted = live::clean(&live::owned(&live).unwrap_or_else(|| live.clone()));
+        let inputs = manifest::attributes(kind, adopted, &BTreeMap::new(), &self.settings.store)
+            .ok_or_else(|| {
+                ProviderError::Remote(format!(
+                    "{} does not have the shape of a k8s.{} obp can manage",
+                    located.describe(),
+                    kind.name
+                ))
+            })?;
         Ok(Kubernetes::recorded(&inputs, &located, &live))
     }
 
