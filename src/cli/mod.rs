@@ -1,7 +1,14 @@
 //! Command-line interface: argument parsing and dispatch; one file per subcommand.
+//!
+//! Commands write their results only through [`output::say!`] (a closed pipe is a quiet end,
+//! not a panic) and fail only with coded errors ([`errors::CliError`] or diagnostics).
+
+// Output goes through `output::say!`, never `println!` (which panics on a closed pipe).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod apply;
 mod drift;
+mod errors;
 mod eval;
 mod explain;
 mod fmt;
@@ -16,6 +23,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use errors::CliError;
 
 /// obp ("Odoo BluePrint"): infrastructure as code for Odoo stacks.
 #[derive(Parser)]
@@ -47,11 +56,11 @@ impl StackArgs {
     }
 
     /// Checking options with the `--var` values.
-    pub fn options(&self) -> anyhow::Result<obp_lang::Options> {
+    pub fn options(&self) -> Result<obp_lang::Options, CliError> {
         let mut options = obp_lang::Options::default();
         for var in &self.vars {
             let Some((name, value)) = var.split_once('=') else {
-                anyhow::bail!("`--var {var}` needs the form NAME=VALUE");
+                return Err(CliError::BadVar { var: var.clone() });
             };
             options
                 .eval
@@ -241,7 +250,7 @@ pub fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            output::error(&format!("cannot start the async runtime: {error}"), color);
+            output::fail(CliError::io("start the async runtime", error), color);
             return ExitCode::FAILURE;
         }
     };
@@ -326,7 +335,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            output::error(&format!("{error:#}"), color);
+            output::fail(error, color);
             ExitCode::FAILURE
         }
     }
