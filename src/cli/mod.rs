@@ -241,8 +241,29 @@ fn arguments() -> Vec<std::ffi::OsString> {
         .collect()
 }
 
+/// A command line clap cannot parse: its message (with the usage and a suggestion) under the
+/// code E0909; `--help` and `--version` print as usual.
+fn usage(error: &clap::Error) -> ExitCode {
+    let code = u8::try_from(error.exit_code()).unwrap_or(2);
+    if !error.use_stderr() {
+        let _ = error.print();
+        return ExitCode::from(code);
+    }
+    let text = error.render().to_string();
+    let text = match text.strip_prefix("error: ") {
+        Some(rest) => format!("error[E0909]: {rest}"),
+        // `obp` or `obp state` alone: clap shows the help.
+        None => format!("error[E0909]: a command is missing\n\n{text}"),
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+    ExitCode::from(code)
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_from(arguments());
+    let cli = match Cli::try_parse_from(arguments()) {
+        Ok(cli) => cli,
+        Err(error) => return usage(&error),
+    };
     let color = output::Color::from_flag(&cli.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

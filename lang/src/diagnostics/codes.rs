@@ -110,6 +110,7 @@ catalogue! {
     "E0906" => "import failed",
     "E0907" => "confirmation needed",
     "E0908" => "cannot read or write",
+    "E0909" => "invalid command line",
 }
 
 /// Finds a code's entry; accepts `E0201`, `e0201` and `0201`.
