@@ -45,7 +45,9 @@ impl Lines {
         Lines { bar }
     }
 
+    /// One progress line; addresses hold `for each` keys, so control characters are escaped.
     fn line(&self, text: String) {
+        let text = obp_lang::diagnostics::render::escape_controls(&text).into_owned();
         match &self.bar {
             Some(bar) => bar.println(text),
             // A failed write of a progress line is not worth stopping an apply for.

@@ -43,6 +43,11 @@ pub enum StateCommand {
     },
 }
 
+/// An address as printed: `for each` keys may hold control characters, which are escaped.
+fn render_text(address: &str) -> std::borrow::Cow<'_, str> {
+    obp_lang::diagnostics::render::escape_controls(address)
+}
+
 fn missing(state: &State, address: &str) -> StateError {
     StateError::NoSuchAddress {
         address: address.to_owned(),
@@ -142,7 +147,7 @@ pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> 
     match command {
         StateCommand::List { .. } => {
             for address in state.resources.keys() {
-                say!("{address}")?;
+                say!("{}", render_text(address))?;
             }
         }
         StateCommand::Show { address, .. } => match state.resources.get(address) {
