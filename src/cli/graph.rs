@@ -15,6 +15,9 @@ pub async fn run(args: &StackArgs, module: Option<&str>, color: Color) -> CliRes
     let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
+    if stack.acyclic().is_err() {
+        return Ok(ExitCode::FAILURE);
+    }
     let Ok(state) = stack.state().await else {
         return Ok(ExitCode::FAILURE);
     };
