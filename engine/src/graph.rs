@@ -1,6 +1,7 @@
 //! The dependency graph, built by small passes: resources from the configuration, their
 //! reference and `depends_on` edges, orphans from state with their recorded edges, then
-//! validation (every cycle reported with the source span of each edge).
+//! validation (every cycle reported with the source span of each edge: one cycle path per
+//! strongly connected component, see [`Graph::cycles`]).
 //!
 //! Edges point from a resource to what it depends on; apply walks them dependencies-first,
 //! destroy walks them the other way.
@@ -48,8 +49,18 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// Builds and validates the graph of `config` plus the orphans in `state`.
+    /// Builds and validates the graph of `config` plus the orphans in `state`; on cycles,
+    /// the first of [`Graph::cycles`] (use [`cycles`] to report them all).
     pub fn build(config: &Config, state: Option<&State>) -> Result<Graph, GraphError> {
+        let graph = Graph::assemble(config, state);
+        match graph.cycles().into_iter().next() {
+            Some(cycle) => Err(cycle),
+            None => Ok(graph),
+        }
+    }
+
+    /// The graph of `config` plus the orphans in `state`, not validated.
+    fn assemble(config: &Config, state: Option<&State>) -> Graph {
         let mut graph = Graph {
             graph: DiGraph::with_capacity(config.resources.len(), config.resources.len()),
             index: HashMap::with_capacity(config.resources.len()),
@@ -59,8 +70,7 @@ impl Graph {
         if let Some(state) = state {
             graph.add_orphans(state);
         }
-        graph.validate()?;
-        Ok(graph)
+        graph
     }
 
     fn add(&mut self, address: &str, origin: Origin) -> NodeIndex {
@@ -128,66 +138,75 @@ impl Graph {
         }
     }
 
-    /// Pass 4: no cycles. Each cycle is reported once, starting at its smallest address.
-    fn validate(&self) -> Result<(), GraphError> {
+    /// Pass 4: every cycle. Each strongly connected component that is a cycle is reported
+    /// once, as one cycle through it: the shortest path from its smallest address back to
+    /// that address (listing every elementary cycle could take exponential time; breaking
+    /// the reported one shows the next on the following run). Sorted by that address.
+    pub fn cycles(&self) -> Vec<GraphError> {
         let mut cycles = Vec::new();
         for component in tarjan_scc(&self.graph) {
             let is_cycle =
                 component.len() > 1 || self.graph.contains_edge(component[0], component[0]);
-            if !is_cycle {
-                continue;
+            if is_cycle {
+                cycles.push(self.cycle_edges(&component));
             }
-            cycles.push(self.cycle_edges(&component));
         }
         cycles.sort_by(|a, b| a.first().map(|e| &e.0).cmp(&b.first().map(|e| &e.0)));
-        match cycles.into_iter().next() {
-            Some(edges) => Err(GraphError::Cycle { edges }),
-            None => Ok(()),
-        }
+        cycles
+            .into_iter()
+            .map(|edges| GraphError::Cycle { edges })
+            .collect()
     }
 
-    /// One cycle through a strongly connected component, as (from, to, span) edges.
+    /// One cycle through a strongly connected component, as (from, to, span) edges: a
+    /// breadth-first search from the smallest address back to it, successors in address
+    /// order, so the path is the shortest and the same on every run.
     fn cycle_edges(&self, component: &[NodeIndex]) -> Vec<(String, String, Span)> {
         let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
-        let start = *component
+        let address = |n: NodeIndex| self.graph[n].address.as_str();
+        let Some(start) = component
             .iter()
-            .min_by(|a, b| self.graph[**a].address.cmp(&self.graph[**b].address))
-            .unwrap_or(&component[0]);
-        // Walk to the smallest successor inside the component until the start comes back.
-        let mut path = vec![start];
-        let mut seen = BTreeSet::from([start]);
-        let mut edges = Vec::new();
-        let mut current = start;
-        loop {
+            .copied()
+            .min_by(|a, b| address(*a).cmp(address(*b)))
+        else {
+            return Vec::new();
+        };
+        // How each node was first reached: (previous node, span of the edge).
+        let mut reached: HashMap<NodeIndex, (NodeIndex, Span)> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut closing = None;
+        'search: while let Some(current) = queue.pop_front() {
             let mut next: Vec<_> = self
                 .graph
                 .edges_directed(current, Direction::Outgoing)
                 .filter(|e| members.contains(&e.target()))
+                .map(|e| (e.target(), e.weight().span.unwrap_or_default()))
                 .collect();
-            next.sort_by(|a, b| {
-                let key = |e: &petgraph::graph::EdgeReference<'_, Edge>| {
-                    (e.target() != start, self.graph[e.target()].address.clone())
-                };
-                key(a).cmp(&key(b))
-            });
-            let Some(edge) = next
-                .into_iter()
-                .find(|e| e.target() == start || !seen.contains(&e.target()))
-            else {
+            next.sort_by(|a, b| (address(a.0), a.1).cmp(&(address(b.0), b.1)));
+            for (target, span) in next {
+                if target == start {
+                    closing = Some((current, span));
+                    break 'search;
+                }
+                if let std::collections::hash_map::Entry::Vacant(entry) = reached.entry(target) {
+                    entry.insert((current, span));
+                    queue.push_back(target);
+                }
+            }
+        }
+        let Some((last, span)) = closing else {
+            return Vec::new();
+        };
+        let mut edges = vec![(address(last).to_owned(), address(start).to_owned(), span)];
+        let mut node = last;
+        while node != start {
+            let Some(&(previous, span)) = reached.get(&node) else {
                 break;
             };
-            edges.push((
-                self.graph[current].address.clone(),
-                self.graph[edge.target()].address.clone(),
-                edge.weight().span.unwrap_or_default(),
-            ));
-            if edge.target() == start {
-                break;
-            }
-            current = edge.target();
-            seen.insert(current);
-            path.push(current);
+            edges.push((address(previous).to_owned(), address(node).to_owned(), span));
+            node = previous;
         }
+        edges.reverse();
         edges
     }
 
@@ -312,6 +331,12 @@ impl Graph {
     pub fn is_empty(&self) -> bool {
         self.graph.node_count() == 0
     }
+}
+
+/// Every dependency cycle among the resources of `config`, for `obp validate` (which has no
+/// state) and before planning: see [`Graph::cycles`].
+pub fn cycles(config: &Config) -> Vec<GraphError> {
+    Graph::assemble(config, None).cycles()
 }
 
 fn quote(text: &str) -> String {

@@ -86,6 +86,12 @@ pub enum NameError {
         path: String,
         reason: String,
     },
+    /// A stack or module path that is neither a `.obp` file nor a directory of them: its
+    /// content is never read, so a path to another kind of file leaks none of it.
+    #[error(
+        "`{path}` is not a blueprint: a stack or module is a `.obp` file or a directory of them"
+    )]
+    NotBlueprint { span: Option<Span>, path: String },
     /// `alias.name` where the module has no output `name`.
     #[error("module `{module}` has no output `{name}`")]
     UnknownOutput {
@@ -180,6 +186,14 @@ impl IntoDiagnostic for NameError {
                 let diagnostic = Diagnostic::error("E0211", message).help(help);
                 match span {
                     Some(span) => diagnostic.primary(span, "needed here"),
+                    None => diagnostic,
+                }
+            }
+            NameError::NotBlueprint { span, .. } => {
+                let diagnostic = Diagnostic::error("E0214", message)
+                    .help("name a file ending in `.obp`, or a directory holding `.obp` files");
+                match span {
+                    Some(span) => diagnostic.primary(span, "imported here"),
                     None => diagnostic,
                 }
             }
@@ -388,6 +402,14 @@ pub enum EvalError {
         message: String,
         help: String,
     },
+    /// A `moved` block whose `from` or `to` is not a resource address, or whose `to` is not
+    /// declared: refused when the stack is checked, not only once `from` is in state.
+    #[error("invalid `moved` block: {message}")]
+    BadMove {
+        span: Span,
+        message: String,
+        help: String,
+    },
 }
 
 impl IntoDiagnostic for EvalError {
@@ -439,6 +461,9 @@ impl IntoDiagnostic for EvalError {
                 .primary(span, "the result is out of range"),
             EvalError::MetaArgument { span, help, .. } => Diagnostic::error("E0414", message)
                 .primary(span, "here")
+                .help(help),
+            EvalError::BadMove { span, help, .. } => Diagnostic::error("E0612", message)
+                .primary(span, "this `moved` block")
                 .help(help),
         }
     }

@@ -108,7 +108,14 @@ pub fn load(
     };
     let root = match read_stack(path) {
         Ok(root) => root,
-        Err(reason) => {
+        Err(Unreadable::NotBlueprint) => {
+            loader.diagnostics.push(NameError::NotBlueprint {
+                span: None,
+                path: path.display().to_string(),
+            });
+            return loader.program;
+        }
+        Err(Unreadable::Reason(reason)) => {
             loader.diagnostics.push(NameError::Unreadable {
                 span: None,
                 path: path.display().to_string(),
@@ -121,12 +128,26 @@ pub fn load(
     loader.program
 }
 
-fn read_stack(path: &Path) -> Result<Sources, String> {
-    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
+/// Why a stack or module path gives no sources.
+enum Unreadable {
+    /// Neither a `.obp` file nor a directory: not read at all.
+    NotBlueprint,
+    Reason(String),
+}
+
+/// Reads a stack or a path-imported module: a directory of `.obp` files, or one `.obp` file.
+/// Any other file is refused before it is read, so that its text never reaches a diagnostic.
+fn read_stack(path: &Path) -> Result<Sources, Unreadable> {
+    let metadata = std::fs::metadata(path).map_err(|e| Unreadable::Reason(e.to_string()))?;
+    if !metadata.is_dir() && path.extension().is_none_or(|e| e != "obp") {
+        return Err(Unreadable::NotBlueprint);
+    }
     if metadata.is_dir() {
-        let files = read_dir_sources(path)?;
+        let files = read_dir_sources(path).map_err(Unreadable::Reason)?;
         if files.is_empty() {
-            return Err("the directory holds no `.obp` files".to_owned());
+            return Err(Unreadable::Reason(
+                "the directory holds no `.obp` files".to_owned(),
+            ));
         }
         Ok(Sources {
             files,
@@ -310,7 +331,14 @@ impl Loader<'_> {
                 }
                 match read_stack(&full) {
                     Ok(sources) => (sources, path.clone(), false),
-                    Err(reason) => {
+                    Err(Unreadable::NotBlueprint) => {
+                        self.diagnostics.push(NameError::NotBlueprint {
+                            span: Some(span),
+                            path: path.clone(),
+                        });
+                        return None;
+                    }
+                    Err(Unreadable::Reason(reason)) => {
                         self.diagnostics.push(NameError::Unreadable {
                             span: Some(span),
                             path: full.display().to_string(),

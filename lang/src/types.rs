@@ -120,12 +120,48 @@ pub fn check(
     origin: Origin,
     name: &str,
 ) -> Result<(), TypeError> {
-    Checker { aliases, origin }.check(value, ty, name, 0)
+    let hide = mentions_secret(ty, aliases, 0);
+    Checker {
+        aliases,
+        origin,
+        hide,
+    }
+    .check(value, ty, name, 0)
+}
+
+/// Whether a type has `Secret` anywhere in it (through aliases): a value given for it, such
+/// as `--var admin_password=…` where a secret reference is expected, is then never shown.
+fn mentions_secret(ty: &TypeExpr, aliases: &Aliases<'_>, depth: usize) -> bool {
+    if depth > MAX_ALIAS_DEPTH {
+        return false;
+    }
+    match &ty.kind {
+        TypeKind::Named(name) if name.name == "Secret" => true,
+        TypeKind::Named(name) => aliases
+            .get(&name.name)
+            .is_some_and(|target| mentions_secret(target, aliases, depth + 1)),
+        TypeKind::List(inner) | TypeKind::Map(inner) => mentions_secret(inner, aliases, depth),
+        TypeKind::Record(fields) => fields
+            .iter()
+            .any(|f| mentions_secret(&f.ty, aliases, depth)),
+        TypeKind::Union(items) => items.iter().any(|t| mentions_secret(t, aliases, depth)),
+        TypeKind::Literal(_) => false,
+    }
+}
+
+/// What a mismatch says about a value it must not show.
+fn hidden(value: &Value) -> String {
+    format!(
+        "a {} (not shown: the declared type holds a Secret)",
+        value.type_name()
+    )
 }
 
 struct Checker<'a, 'b> {
     aliases: &'a Aliases<'b>,
     origin: Origin,
+    /// The declared type holds a Secret: describe values by their type only.
+    hide: bool,
 }
 
 impl Checker<'_, '_> {
@@ -145,7 +181,11 @@ impl Checker<'_, '_> {
             declared: Some(self.origin.declared),
             context: self.context(path),
             expected,
-            found: describe(value),
+            found: if self.hide {
+                hidden(value)
+            } else {
+                describe(value)
+            },
             help,
         }
     }
@@ -254,7 +294,7 @@ impl Checker<'_, '_> {
                     })
                     .collect();
                 if literals.len() == items.len() {
-                    let help = value.as_str().and_then(|s| {
+                    let help = value.as_str().filter(|_| !self.hide).and_then(|s| {
                         suggest::did_you_mean(s, literals.iter().map(String::as_str))
                     });
                     return Err(self.mismatch(
@@ -368,6 +408,11 @@ impl Checker<'_, '_> {
     }
 
     fn format_error(&self, kind: &'static str, value: String, path: &str) -> TypeError {
+        let value = if self.hide {
+            "(not shown: the declared type holds a Secret)".to_owned()
+        } else {
+            value
+        };
         let (code, rule) = match kind {
             "Ident" => ("E0303", "an Ident is 2 to 31 characters: a lowercase letter, then lowercase letters, digits or `-`, not ending in `-`"),
             "Hostname" => ("E0304", "a Hostname is lowercase DNS labels of 1 to 63 letters, digits or `-` separated by dots, at most 253 characters; `*.` may start it"),

@@ -1,6 +1,8 @@
 //! `obp apply` and `obp destroy`: plan (or load a saved plan), confirm, walk, report.
 
-use std::io::{BufRead, IsTerminal, Write};
+use super::errors::{CliError, CliResult};
+use super::output::{say, say_raw};
+use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -43,10 +45,15 @@ impl Lines {
         Lines { bar }
     }
 
+    /// One progress line; addresses hold `for each` keys, so control characters are escaped.
     fn line(&self, text: String) {
+        let text = obp_lang::diagnostics::render::escape_controls(&text).into_owned();
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => println!("{text}"),
+            // A failed write of a progress line is not worth stopping an apply for.
+            None => {
+                let _ = say!("{text}");
+            }
         }
     }
 
@@ -114,7 +121,7 @@ pub async fn run(
     plan_args: &PlanArgs,
     flags: Flags,
     color: Color,
-) -> anyhow::Result<ExitCode> {
+) -> CliResult<ExitCode> {
     // `obp apply FILE` applies a saved plan.
     if let Some(path) = &args.path {
         if path.is_file() && path.extension().is_none_or(|e| e != "obp") {
@@ -134,18 +141,18 @@ pub async fn run(
     let Ok(made) = make(&stack, args, plan_args, flags.destroy).await else {
         return Ok(ExitCode::FAILURE);
     };
-    print!("{}", render::human(&made, matches!(color, Color::Always)));
+    say_raw!("{}", render::human(&made, matches!(color, Color::Always)))?;
     if !made.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
     if !flags.auto_approve && !confirm(flags.destroy)? {
-        println!("Apply cancelled.");
+        say!("Apply cancelled.")?;
         return Ok(ExitCode::FAILURE);
     }
     execute(&stack, &made, &flags).await
 }
 
-async fn run_saved(path: &Path, flags: Flags, color: Color) -> anyhow::Result<ExitCode> {
+async fn run_saved(path: &Path, flags: Flags, color: Color) -> CliResult<ExitCode> {
     let made = match saved::read(path) {
         Ok(plan) => plan,
         Err(error) => {
@@ -176,7 +183,7 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> anyhow::Result<Ex
         stack.fail(error);
         return Ok(ExitCode::FAILURE);
     }
-    print!("{}", render::human(&made, matches!(color, Color::Always)));
+    say_raw!("{}", render::human(&made, matches!(color, Color::Always)))?;
     // A saved plan was reviewed when it was made: no second confirmation.
     execute(
         &stack,
@@ -189,27 +196,31 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> anyhow::Result<Ex
     .await
 }
 
-fn confirm(destroy: bool) -> anyhow::Result<bool> {
+fn confirm(destroy: bool) -> CliResult<bool> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("apply needs confirmation: run it in a terminal, or pass --auto-approve (or apply a saved plan)");
+        return Err(CliError::NeedsConfirmation {
+            operation: if destroy { "destroy" } else { "apply" },
+        });
     }
     let what = if destroy {
         "destroy these resources"
     } else {
         "perform these actions"
     };
-    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
+    say_raw!("\nDo you want to {what}? Only 'yes' will be accepted: ")?;
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::io("read the answer", e))?;
     Ok(answer.trim() == "yes")
 }
 
-async fn execute(stack: &Stack, made: &Plan, flags: &Flags) -> anyhow::Result<ExitCode> {
+async fn execute(stack: &Stack, made: &Plan, flags: &Flags) -> CliResult<ExitCode> {
     let Ok(state) = stack.state().await else {
         return Ok(ExitCode::FAILURE);
     };
-    println!();
+    say!()?;
     let options = ApplyOptions {
         parallelism: flags.parallelism,
     };
@@ -270,34 +281,35 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags) -> anyhow::Result<Ex
     }
     stack.report(&diagnostics);
     if report.ok() && diagnostics.is_empty() {
-        println!("\nApply complete: {summary}.");
-        print_outputs(&report.state.outputs);
+        say!("\nApply complete: {summary}.")?;
+        print_outputs(&report.state.outputs)?;
         Ok(ExitCode::SUCCESS)
     } else {
-        println!(
+        say!(
             "\nApply incomplete: {summary}; {} failed, {} skipped.",
             report.failed.len(),
             report.skipped.len()
-        );
+        )?;
         for (address, error) in &report.failed {
-            println!("  failed:  {address}: {error}");
+            say!("  failed:  {address}: {error}")?;
         }
         for (address, because) in &report.skipped {
-            println!("  skipped: {address} (waits for {because})");
+            say!("  skipped: {address} (waits for {because})")?;
         }
-        println!(
-            "Everything that succeeded is recorded in state; fix the cause and run apply again."
-        );
+        say!("Everything that succeeded is recorded in state; fix the cause and run apply again.")?;
         Ok(ExitCode::FAILURE)
     }
 }
 
-pub fn print_outputs(outputs: &std::collections::BTreeMap<String, serde_json::Value>) {
+pub fn print_outputs(
+    outputs: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> CliResult<()> {
     if outputs.is_empty() {
-        return;
+        return Ok(());
     }
-    println!("\nOutputs:");
+    say!("\nOutputs:")?;
     for (name, value) in outputs {
-        println!("  {name} = {}", render::value_text(value));
+        say!("  {name} = {}", render::value_text(value))?;
     }
+    Ok(())
 }

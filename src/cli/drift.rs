@@ -2,6 +2,8 @@
 //! without changing anything — neither the infrastructure nor the state. Exit 0 when
 //! nothing drifted, 2 when something did (for scheduled checks), 1 on errors.
 
+use super::errors::CliResult;
+use super::output::{say, say_raw};
 use std::process::ExitCode;
 
 use obp_engine::plan::{plan, PlanOptions};
@@ -11,13 +13,16 @@ use super::output::Color;
 use super::stack::{Policies, Stack};
 use super::StackArgs;
 
-pub async fn run(args: &StackArgs, json: bool, color: Color) -> anyhow::Result<ExitCode> {
+pub async fn run(args: &StackArgs, json: bool, color: Color) -> CliResult<ExitCode> {
     let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("drift").await else {
         return Ok(ExitCode::FAILURE);
     };
+    if stack.acyclic().is_err() {
+        return Ok(ExitCode::FAILURE);
+    }
     let Ok(state) = stack.state().await else {
         return Ok(ExitCode::FAILURE);
     };
@@ -34,19 +39,19 @@ pub async fn run(args: &StackArgs, json: bool, color: Color) -> anyhow::Result<E
     };
     if json {
         let report = serde_json::json!({ "drift": render::drift_json(&made) });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        say!("{}", serde_json::to_string_pretty(&report)?)?;
     } else if made.drift.is_empty() {
-        println!("No drift: every object obp manages is as it was last applied.");
+        say!("No drift: every object obp manages is as it was last applied.")?;
     } else {
-        print!("{}", render::drift(&made));
+        say_raw!("{}", render::drift(&made))?;
         let count = made.drift.len();
-        println!(
+        say!(
             "{count} object{} changed outside obp. `obp plan` shows how apply would restore {}; `obp refresh` records {} as {} now.",
             if count == 1 { "" } else { "s" },
             if count == 1 { "it" } else { "them" },
             if count == 1 { "it" } else { "them" },
             if count == 1 { "it is" } else { "they are" },
-        );
+        )?;
     }
     Ok(if made.drift.is_empty() {
         ExitCode::SUCCESS

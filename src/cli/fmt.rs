@@ -1,14 +1,17 @@
 //! `obp fmt`: canonical formatting of `.obp` files, in place or `--check`.
 
+use super::errors::{CliError, CliResult};
+use super::output::say;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use obp_lang::diagnostics::IntoDiagnostic;
+use obp_lang::errors::NameError;
 use obp_lang::SourceMap;
 
 use super::output::{self, Color};
 
-pub fn run(paths: &[PathBuf], check: bool, color: Color) -> anyhow::Result<ExitCode> {
+pub fn run(paths: &[PathBuf], check: bool, color: Color) -> CliResult<ExitCode> {
     let roots = if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -21,7 +24,15 @@ pub fn run(paths: &[PathBuf], check: bool, color: Color) -> anyhow::Result<ExitC
         } else if root.exists() {
             files.push(root.clone());
         } else {
-            anyhow::bail!("`{}` does not exist", root.display());
+            output::fail(
+                NameError::Unreadable {
+                    span: None,
+                    path: root.display().to_string(),
+                    reason: "no such file or directory".to_owned(),
+                },
+                color,
+            );
+            return Ok(ExitCode::FAILURE);
         }
     }
     files.sort();
@@ -31,7 +42,14 @@ pub fn run(paths: &[PathBuf], check: bool, color: Color) -> anyhow::Result<ExitC
         let source = match std::fs::read_to_string(file) {
             Ok(source) => source,
             Err(error) => {
-                output::error(&format!("cannot read `{}`: {error}", file.display()), color);
+                output::fail(
+                    NameError::Unreadable {
+                        span: None,
+                        path: file.display().to_string(),
+                        reason: error.to_string(),
+                    },
+                    color,
+                );
                 failed = true;
                 continue;
             }
@@ -44,8 +62,9 @@ pub fn run(paths: &[PathBuf], check: bool, color: Color) -> anyhow::Result<ExitC
                 if check {
                     unformatted.push(file.clone());
                 } else {
-                    std::fs::write(file, formatted)?;
-                    println!("formatted {}", file.display());
+                    std::fs::write(file, formatted)
+                        .map_err(|e| CliError::io(format!("write {}", file.display()), e))?;
+                    say!("formatted {}", file.display())?;
                 }
             }
             Err(errors) => {
@@ -59,14 +78,14 @@ pub fn run(paths: &[PathBuf], check: bool, color: Color) -> anyhow::Result<ExitC
         }
     }
     for file in &unformatted {
-        println!("not formatted: {}", file.display());
+        say!("not formatted: {}", file.display())?;
     }
     if !unformatted.is_empty() {
-        println!(
+        say!(
             "run `obp fmt` to format {} file{}",
             unformatted.len(),
             if unformatted.len() == 1 { "" } else { "s" }
-        );
+        )?;
     }
     Ok(if failed || !unformatted.is_empty() {
         ExitCode::FAILURE

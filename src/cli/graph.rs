@@ -1,6 +1,8 @@
 //! `obp graph`: the dependency graph as Graphviz DOT, optionally one module subtree, and
 //! `obp providers`: the resource types each provider manages.
 
+use super::errors::CliResult;
+use super::output::{say, say_raw};
 use std::process::ExitCode;
 
 use obp_engine::graph::Graph;
@@ -9,16 +11,19 @@ use super::output::Color;
 use super::stack::{Policies, Stack};
 use super::StackArgs;
 
-pub async fn run(args: &StackArgs, module: Option<&str>, color: Color) -> anyhow::Result<ExitCode> {
+pub async fn run(args: &StackArgs, module: Option<&str>, color: Color) -> CliResult<ExitCode> {
     let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
+    if stack.acyclic().is_err() {
+        return Ok(ExitCode::FAILURE);
+    }
     let Ok(state) = stack.state().await else {
         return Ok(ExitCode::FAILURE);
     };
     match Graph::build(&stack.config, Some(&state)) {
         Ok(graph) => {
-            print!("{}", graph.to_dot(module));
+            say_raw!("{}", graph.to_dot(module))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
@@ -28,7 +33,7 @@ pub async fn run(args: &StackArgs, module: Option<&str>, color: Color) -> anyhow
     }
 }
 
-pub async fn providers(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode> {
+pub async fn providers(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
     let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -36,9 +41,9 @@ pub async fn providers(args: &StackArgs, color: Color) -> anyhow::Result<ExitCod
         let Some(provider) = stack.providers.get(name) else {
             continue;
         };
-        println!("provider {name} ({})", provider.kind());
+        say!("provider {name} ({})", provider.kind())?;
         for schema in provider.schemas() {
-            println!("  {:<36} {}", schema.rtype, schema.doc);
+            say!("  {:<36} {}", schema.rtype, schema.doc)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,7 +1,14 @@
 //! Command-line interface: argument parsing and dispatch; one file per subcommand.
+//!
+//! Commands write their results only through [`output::say!`] (a closed pipe is a quiet end,
+//! not a panic) and fail only with coded errors ([`errors::CliError`] or diagnostics).
+
+// Output goes through `output::say!`, never `println!` (which panics on a closed pipe).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod apply;
 mod drift;
+mod errors;
 mod eval;
 mod explain;
 mod fmt;
@@ -16,6 +23,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use errors::CliError;
 
 /// obp ("Odoo BluePrint"): infrastructure as code for Odoo stacks.
 #[derive(Parser)]
@@ -47,11 +56,11 @@ impl StackArgs {
     }
 
     /// Checking options with the `--var` values.
-    pub fn options(&self) -> anyhow::Result<obp_lang::Options> {
+    pub fn options(&self) -> Result<obp_lang::Options, CliError> {
         let mut options = obp_lang::Options::default();
         for var in &self.vars {
             let Some((name, value)) = var.split_once('=') else {
-                anyhow::bail!("`--var {var}` needs the form NAME=VALUE");
+                return Err(CliError::BadVar { var: var.clone() });
             };
             options
                 .eval
@@ -232,8 +241,29 @@ fn arguments() -> Vec<std::ffi::OsString> {
         .collect()
 }
 
+/// A command line clap cannot parse: its message (with the usage and a suggestion) under the
+/// code E0909; `--help` and `--version` print as usual.
+fn usage(error: &clap::Error) -> ExitCode {
+    let code = u8::try_from(error.exit_code()).unwrap_or(2);
+    if !error.use_stderr() {
+        let _ = error.print();
+        return ExitCode::from(code);
+    }
+    let text = error.render().to_string();
+    let text = match text.strip_prefix("error: ") {
+        Some(rest) => format!("error[E0909]: {rest}"),
+        // `obp` or `obp state` alone: clap shows the help.
+        None => format!("error[E0909]: a command is missing\n\n{text}"),
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+    ExitCode::from(code)
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse_from(arguments());
+    let cli = match Cli::try_parse_from(arguments()) {
+        Ok(cli) => cli,
+        Err(error) => return usage(&error),
+    };
     let color = output::Color::from_flag(&cli.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -241,7 +271,7 @@ pub fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            output::error(&format!("cannot start the async runtime: {error}"), color);
+            output::fail(CliError::io("start the async runtime", error), color);
             return ExitCode::FAILURE;
         }
     };
@@ -326,7 +356,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            output::error(&format!("{error:#}"), color);
+            output::fail(error, color);
             ExitCode::FAILURE
         }
     }

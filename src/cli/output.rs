@@ -1,9 +1,19 @@
-//! Terminal output for the CLI: colour choice and printing diagnostics.
+//! Terminal output for the CLI: colour choice, printing diagnostics, and the one writer to
+//! standard output that every command uses (through [`say!`] and [`say_raw!`]).
+//!
+//! A reader that goes away early (`obp show | head`) closes the pipe: writing then fails with
+//! EPIPE (Rust ignores SIGPIPE). `println!` would panic; [`Stdout`] instead notes that standard
+//! output is gone and drops the rest quietly, so the command finishes its work (an apply is
+//! never cut short by a closed pipe) and exits with its usual code. Any other write failure
+//! (a full disk behind `>`) is an error (E0908).
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use obp_lang::diagnostics::render;
+use obp_lang::diagnostics::{render, IntoDiagnostic};
 use obp_lang::{Diagnostic, SourceMap};
+
+use super::errors::CliError;
 
 #[derive(Clone, Copy)]
 pub enum Color {
@@ -44,10 +54,57 @@ pub fn diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, color: Color
     }
 }
 
-/// Prints a one-line error to stderr.
-pub fn error(message: &str, color: Color) {
-    let _ = writeln!(std::io::stderr(), "{} {message}", paint("error:", color));
+/// Prints one coded error (a [`super::errors::CliError`] or any other) to stderr.
+pub fn fail(error: impl IntoDiagnostic, color: Color) {
+    diagnostics(&[error.into_diagnostic()], &SourceMap::new(), color);
 }
+
+/// Set once the reader of standard output has gone away.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Standard output for command results. Each call writes its whole text under the lock, so
+/// lines from parallel tasks never interleave.
+pub struct Stdout;
+
+impl Stdout {
+    /// Writes `text`; a closed pipe is not an error (see the module documentation).
+    pub fn write_text(text: &str) -> Result<(), CliError> {
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let mut stdout = std::io::stdout().lock();
+        let written = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush());
+        match written {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(error) => Err(CliError::io("write to standard output", error)),
+            Ok(()) => Ok(()),
+        }
+    }
+}
+
+/// `println!` for command output: returns `Result<(), CliError>`, quiet on a closed pipe.
+macro_rules! say {
+    () => {
+        $crate::cli::output::Stdout::write_text("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::Stdout::write_text(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for command output, like [`say!`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {
+        $crate::cli::output::Stdout::write_text(&format!($($arg)*))
+    };
+}
+
+pub(crate) use {say, say_raw};
 
 fn paint(text: &str, color: Color) -> String {
     if color.enabled() {

@@ -1,13 +1,13 @@
 //! `obp plan`: what apply would do; `-out FILE` saves it for `obp apply FILE`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use obp_engine::plan::{plan, Plan, PlanOptions};
 use obp_engine::{render, saved};
 
-use super::output::Color;
+use super::errors::CliResult;
+use super::output::{say, say_raw, Color};
 use super::stack::{Failed, Policies, Stack};
 use super::StackArgs;
 
@@ -43,6 +43,7 @@ pub async fn make(
     plan_args: &PlanArgs,
     destroy: bool,
 ) -> Result<Plan, Failed> {
+    stack.acyclic()?;
     let state = stack.state().await?;
     let mut made = plan(
         &stack.config,
@@ -84,7 +85,7 @@ pub async fn run(
     plan_args: &PlanArgs,
     flags: Flags,
     color: Color,
-) -> anyhow::Result<ExitCode> {
+) -> CliResult<ExitCode> {
     let policies = Policies::unless_destroying(flags.destroy);
     let Ok(stack) = Stack::load(args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
@@ -95,19 +96,10 @@ pub async fn run(
     let Ok(made) = make(&stack, args, plan_args, flags.destroy).await else {
         return Ok(ExitCode::FAILURE);
     };
-    let mut stdout = std::io::stdout().lock();
     if flags.json {
-        writeln!(
-            stdout,
-            "{}",
-            serde_json::to_string_pretty(&render::json(&made))?
-        )?;
+        say!("{}", serde_json::to_string_pretty(&render::json(&made))?)?;
     } else {
-        write!(
-            stdout,
-            "{}",
-            render::human(&made, matches!(color, Color::Always))
-        )?;
+        say_raw!("{}", render::human(&made, matches!(color, Color::Always)))?;
     }
     if let Some(out) = &flags.out {
         if let Err(error) = saved::write(out, &made) {
@@ -115,8 +107,7 @@ pub async fn run(
             return Ok(ExitCode::FAILURE);
         }
         if !flags.json {
-            writeln!(
-                stdout,
+            say!(
                 "\nSaved the plan to {}. Apply exactly it with `obp apply {}`.",
                 out.display(),
                 out.display()

@@ -10,6 +10,7 @@ use obp_engine::state::local::LocalBackend;
 use obp_engine::state::{Backend, LockGuard, LockInfo, State};
 use obp_lang::{Config, Diagnostic, SourceMap};
 
+use super::errors::{CliError, CliResult};
 use super::output::{self, Color};
 use super::StackArgs;
 
@@ -49,7 +50,7 @@ impl Stack {
         args: &StackArgs,
         color: Color,
         policies: Policies,
-    ) -> anyhow::Result<Result<Stack, Failed>> {
+    ) -> CliResult<Result<Stack, Failed>> {
         let path = args.path();
         let mut options = args.options()?;
         if policies == Policies::Skip {
@@ -61,11 +62,10 @@ impl Stack {
             return Ok(Err(Failed));
         }
         let Some(config) = checked.config else {
-            output::error(
-                "this is a module, not a stack: plan a stack that uses it",
-                color,
-            );
-            return Ok(Err(Failed));
+            return Err(CliError::NotAStack {
+                path: path.display().to_string(),
+                what: "only a stack has resources to plan, apply or read state for",
+            });
         };
         let dir = stack_dir(&path);
         let providers = match obp_providers::configure(&config, &dir) {
@@ -89,6 +89,21 @@ impl Stack {
             backend,
             color,
         }))
+    }
+
+    /// Reports every dependency cycle of the configuration at once (the engine stops at the
+    /// first it meets).
+    pub fn acyclic(&self) -> Result<(), Failed> {
+        let cycles: Vec<Diagnostic> = obp_engine::graph::cycles(&self.config)
+            .into_iter()
+            .map(obp_lang::diagnostics::IntoDiagnostic::into_diagnostic)
+            .collect();
+        if cycles.is_empty() {
+            Ok(())
+        } else {
+            self.report(&cycles);
+            Err(Failed)
+        }
     }
 
     pub fn report(&self, diagnostics: &[Diagnostic]) {

@@ -1,9 +1,11 @@
 //! State commands: `show`, `output`, `state list|show|rm|mv`, `refresh`, `import`,
 //! `force-unlock`.
 
+use super::errors::{CliError, CliResult};
+use super::output::say;
 use std::process::ExitCode;
 
-use obp_engine::errors::StateError;
+use obp_engine::errors::{ApplyError, StateError};
 use obp_engine::provider::ResourceRef;
 use obp_engine::render;
 use obp_engine::state::{JournalEntry, ResourceState, State};
@@ -41,6 +43,11 @@ pub enum StateCommand {
     },
 }
 
+/// An address as printed: `for each` keys may hold control characters, which are escaped.
+fn render_text(address: &str) -> std::borrow::Cow<'_, str> {
+    obp_lang::diagnostics::render::escape_controls(address)
+}
+
 fn missing(state: &State, address: &str) -> StateError {
     StateError::NoSuchAddress {
         address: address.to_owned(),
@@ -48,7 +55,7 @@ fn missing(state: &State, address: &str) -> StateError {
     }
 }
 
-pub async fn show(args: &StackArgs, json: bool, color: Color) -> anyhow::Result<ExitCode> {
+pub async fn show(args: &StackArgs, json: bool, color: Color) -> CliResult<ExitCode> {
     let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -56,33 +63,32 @@ pub async fn show(args: &StackArgs, json: bool, color: Color) -> anyhow::Result<
         return Ok(ExitCode::FAILURE);
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&state)?);
+        say!("{}", serde_json::to_string_pretty(&state)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if state.resources.is_empty() {
-        println!("The state is empty.");
+        say!("The state is empty.")?;
     }
     for (address, resource) in &state.resources {
-        print_resource(address, resource);
+        print_resource(address, resource)?;
     }
-    super::apply::print_outputs(&state.outputs);
+    super::apply::print_outputs(&state.outputs)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_resource(address: &str, resource: &ResourceState) {
-    println!(
+fn print_resource(address: &str, resource: &ResourceState) -> CliResult<()> {
+    say!(
         "# {address} ({}, provider {})",
-        resource.rtype, resource.provider
-    );
+        resource.rtype,
+        resource.provider
+    )?;
     for (name, value) in resource.inputs.iter().chain(&resource.outputs) {
-        println!("  {name} = {}", render::value_text(value));
+        say!("  {name} = {}", render::value_text(value))?;
     }
     if !resource.intact() {
-        println!(
-            "  (warning: this entry does not match its hash; the state file was edited by hand)"
-        );
+        say!("  (warning: this entry does not match its hash; the state file was edited by hand)")?;
     }
-    println!();
+    say!()
 }
 
 pub async fn output(
@@ -90,7 +96,7 @@ pub async fn output(
     name: Option<&str>,
     json: bool,
     color: Color,
-) -> anyhow::Result<ExitCode> {
+) -> CliResult<ExitCode> {
     let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -99,28 +105,30 @@ pub async fn output(
     };
     match name {
         Some(name) => match state.outputs.get(name) {
-            Some(value) if json => println!("{}", serde_json::to_string_pretty(value)?),
-            Some(serde_json::Value::String(text)) => println!("{text}"),
-            Some(value) => println!("{}", render::value_text(value)),
+            Some(value) if json => say!("{}", serde_json::to_string_pretty(value)?)?,
+            Some(serde_json::Value::String(text)) => say!("{text}")?,
+            Some(value) => say!("{}", render::value_text(value))?,
             None => {
-                let help = suggest::did_you_mean(name, state.outputs.keys().map(String::as_str))
-                    .unwrap_or_default();
-                anyhow::bail!(
-                    "no output `{name}` in state (outputs are recorded by apply). {help}"
-                );
+                return Err(CliError::NoOutput {
+                    name: name.to_owned(),
+                    suggestion: suggest::did_you_mean(
+                        name,
+                        state.outputs.keys().map(String::as_str),
+                    ),
+                });
             }
         },
-        None if json => println!("{}", serde_json::to_string_pretty(&state.outputs)?),
+        None if json => say!("{}", serde_json::to_string_pretty(&state.outputs)?)?,
         None => {
             for (name, value) in &state.outputs {
-                println!("{name} = {}", render::value_text(value));
+                say!("{name} = {}", render::value_text(value))?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn state(command: &StateCommand, color: Color) -> anyhow::Result<ExitCode> {
+pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> {
     let args = match command {
         StateCommand::List { stack }
         | StateCommand::Show { stack, .. }
@@ -139,11 +147,11 @@ pub async fn state(command: &StateCommand, color: Color) -> anyhow::Result<ExitC
     match command {
         StateCommand::List { .. } => {
             for address in state.resources.keys() {
-                println!("{address}");
+                say!("{}", render_text(address))?;
             }
         }
         StateCommand::Show { address, .. } => match state.resources.get(address) {
-            Some(resource) => print_resource(address, resource),
+            Some(resource) => print_resource(address, resource)?,
             None => {
                 stack.fail(missing(&state, address));
                 return Ok(ExitCode::FAILURE);
@@ -164,7 +172,7 @@ pub async fn state(command: &StateCommand, color: Color) -> anyhow::Result<ExitC
                 state.apply_entry(&JournalEntry::Remove {
                     address: address.clone(),
                 });
-                println!("Removed {address} from state (the object itself is untouched).");
+                say!("Removed {address} from state (the object itself is untouched).")?;
             }
             if let Err(error) = stack.backend.write(&state).await {
                 stack.fail(error);
@@ -193,14 +201,14 @@ pub async fn state(command: &StateCommand, color: Color) -> anyhow::Result<ExitC
                 stack.fail(error);
                 return Ok(ExitCode::FAILURE);
             }
-            println!("Moved {from} to {to}.");
+            say!("Moved {from} to {to}.")?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Reads every resource again and records what is live (drift becomes the new state).
-pub async fn refresh(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode> {
+pub async fn refresh(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
     let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -223,7 +231,7 @@ pub async fn refresh(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode>
         };
         match provider.read(&reference, &resource.recorded()).await {
             Ok(Some(live)) if live != resource.recorded() => {
-                println!("{address}: changed outside obp; recorded what is live");
+                say!("{address}: changed outside obp; recorded what is live")?;
                 let entry = ResourceState::new(
                     &resource.rtype,
                     &resource.provider,
@@ -239,13 +247,13 @@ pub async fn refresh(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode>
             }
             Ok(Some(_)) => {}
             Ok(None) => {
-                println!("{address}: no longer exists; removed from state");
+                say!("{address}: no longer exists; removed from state")?;
                 state.apply_entry(&JournalEntry::Remove {
                     address: address.clone(),
                 });
                 changed += 1;
             }
-            Err(error) => println!("{address}: cannot be read: {error}"),
+            Err(error) => say!("{address}: cannot be read: {error}")?,
         }
     }
     if changed > 0 {
@@ -254,7 +262,7 @@ pub async fn refresh(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode>
             return Ok(ExitCode::FAILURE);
         }
     }
-    println!("Refresh complete: {changed} resource(s) updated in state.");
+    say!("Refresh complete: {changed} resource(s) updated in state.")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -264,7 +272,7 @@ pub async fn import(
     address: &str,
     id: &str,
     color: Color,
-) -> anyhow::Result<ExitCode> {
+) -> CliResult<ExitCode> {
     let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -275,12 +283,13 @@ pub async fn import(
         return Ok(ExitCode::FAILURE);
     };
     let Some(resource) = stack.config.resource(address) else {
-        let help = suggest::did_you_mean(
-            address,
-            stack.config.resources.iter().map(|r| r.address.as_str()),
-        )
-        .unwrap_or_default();
-        anyhow::bail!("`{address}` is not declared in the configuration; declare it first. {help}");
+        return Err(CliError::NotDeclared {
+            address: address.to_owned(),
+            suggestion: suggest::did_you_mean(
+                address,
+                stack.config.resources.iter().map(|r| r.address.as_str()),
+            ),
+        });
     };
     if state.resources.contains_key(address) {
         stack.fail(StateError::AddressTaken {
@@ -292,7 +301,12 @@ pub async fn import(
         .providers
         .for_resource(&resource.provider, &resource.rtype)
     else {
-        anyhow::bail!("no provider manages `{}`", resource.rtype);
+        stack.fail(ApplyError::NoProvider {
+            rtype: resource.rtype.clone(),
+            span: resource.span,
+            suggestion: None,
+        });
+        return Ok(ExitCode::FAILURE);
     };
     let reference = ResourceRef {
         address,
@@ -301,7 +315,11 @@ pub async fn import(
     let recorded = provider
         .import(&reference, id)
         .await
-        .map_err(|e| anyhow::anyhow!("import of `{address}` failed: {e}"))?;
+        .map_err(|e| CliError::ImportFailed {
+            address: address.to_owned(),
+            id: id.to_owned(),
+            message: e.to_string(),
+        })?;
     let deps = resource.deps.iter().map(|d| d.address.clone()).collect();
     let entry = ResourceState::new(&resource.rtype, name, &resource.module, recorded, deps);
     state.apply_entry(&JournalEntry::Put {
@@ -312,22 +330,24 @@ pub async fn import(
         stack.fail(error);
         return Ok(ExitCode::FAILURE);
     }
-    println!(
+    say!(
         "Imported {id} as {address}. Run `obp plan` to see how it differs from the configuration."
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn force_unlock(args: &StackArgs, id: &str, color: Color) -> anyhow::Result<ExitCode> {
+pub async fn force_unlock(args: &StackArgs, id: &str, color: Color) -> CliResult<ExitCode> {
     let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
         return Ok(ExitCode::FAILURE);
     };
     match stack.backend.force_unlock(id).await {
         Ok(held) => {
-            println!(
+            say!(
                 "Removed the lock held by {} ({} since {}).",
-                held.who, held.operation, held.created
-            );
+                held.who,
+                held.operation,
+                held.created
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {

@@ -1,18 +1,26 @@
-//! `obp validate`: parse, check and evaluate a stack.
+//! `obp validate`: parse, check and evaluate a stack, and find every dependency cycle among
+//! its resources (without state: what plan would find in the configuration).
 
 use std::process::ExitCode;
 
-use obp_lang::diagnostics::render;
+use obp_lang::diagnostics::{render, IntoDiagnostic};
 
-use super::output::{self, Color};
+use super::errors::CliResult;
+use super::output::{self, say, Color};
 
-pub fn run(stack: &super::StackArgs, json: bool, color: Color) -> anyhow::Result<ExitCode> {
+pub fn run(stack: &super::StackArgs, json: bool, color: Color) -> CliResult<ExitCode> {
     let path = stack.path();
     let path = path.as_path();
-    let checked = obp_lang::check_stack(path, &stack.options()?);
+    let mut checked = obp_lang::check_stack(path, &stack.options()?);
+    if let Some(config) = checked.config.as_ref().filter(|_| !checked.has_errors()) {
+        let cycles = obp_engine::graph::cycles(config);
+        checked
+            .diagnostics
+            .extend(cycles.into_iter().map(IntoDiagnostic::into_diagnostic));
+    }
     if json {
         let rendered = render::to_json(&checked.diagnostics, &checked.sources);
-        println!("{}", serde_json::to_string_pretty(&rendered)?);
+        say!("{}", serde_json::to_string_pretty(&rendered)?)?;
     } else {
         output::diagnostics(&checked.diagnostics, &checked.sources, color);
     }
@@ -26,21 +34,21 @@ pub fn run(stack: &super::StackArgs, json: bool, color: Color) -> anyhow::Result
                     .stack
                     .as_ref()
                     .map_or_else(|| path.display().to_string(), |s| s.name.clone());
-                println!(
+                say!(
                     "stack `{stack}` is valid: {} resource instance{}, {} output{}",
                     config.resources.len(),
                     if config.resources.len() == 1 { "" } else { "s" },
                     config.outputs.len(),
                     if config.outputs.len() == 1 { "" } else { "s" },
-                );
+                )?;
             }
             None if checked.is_module => {
-                println!(
+                say!(
                     "module {} is valid (checked, not evaluated: it needs arguments)",
                     path.display()
-                );
+                )?;
             }
-            None => println!("{} is valid", path.display()),
+            None => say!("{} is valid", path.display())?,
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -69,7 +69,77 @@ pub fn trials() -> Vec<Trial> {
         "state/postgres_backend_cli",
         postgres_backend_cli,
     ));
+    trials.push(Trial::test("cli/broken_pipe_is_a_quiet_exit", broken_pipe));
+    trials.push(Trial::test("cli/full_disk_output_is_e0908", full_output));
     trials
+}
+
+/// Every command that prints, with standard output a pipe whose reader has already gone
+/// (`obp show | head`): no panic, and the command's own exit code.
+fn broken_pipe() -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.path().join("main.obp"),
+        "stack s {}\nresource k8s.namespace ns { metadata = { name = \"odoo-pipe\" } }\noutput name = \"odoo-pipe\"\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let commands: &[&[&str]] = &[
+        &["explain"],
+        &["explain", "E0301"],
+        &["validate", "."],
+        &["eval", "."],
+        &["graph", "."],
+        &["show", "."],
+        &["output", "--json", "."],
+        &["plan", "."],
+        &["providers", "."],
+    ];
+    for args in commands {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_obp"))
+            .args(*args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("OBP_PATH")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run obp: {e}"))?;
+        // Close the reading end before obp writes anything.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().map_err(|e| e.to_string())?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() != Some(0) || stderr.contains("panicked") {
+            return Err(format!(
+                "obp {} into a closed pipe: exit {:?}\n{stderr}",
+                args.join(" "),
+                output.status.code()
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Output that cannot be written (standard output on a full disk) is a coded error.
+fn full_output() -> Result<(), Failed> {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return Err("/dev/full is needed for this test".into());
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_obp"))
+        .arg("explain")
+        .env("NO_COLOR", "1")
+        .stdout(full)
+        .output()
+        .map_err(|e| format!("cannot run obp: {e}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.code() != Some(1) || !stderr.contains("error[E0908]") {
+        return Err(format!(
+            "exit {:?}, expected 1 and E0908:\n{stderr}",
+            output.status.code()
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Codes the generated trials prove, for the catalogue check.
@@ -77,6 +147,7 @@ pub fn codes() -> Vec<&'static str> {
     let mut codes: Vec<&str> = inputs().into_iter().map(|(_, _, code)| code).collect();
     codes.push("E0206");
     codes.push("E0613");
+    codes.push("E0908");
     codes
 }
 

@@ -2,7 +2,9 @@
 //! (printed by `obp explain CODE`, kept in `codes/E0xxx.md`).
 //!
 //! Blocks of a hundred per phase: E01 syntax, E02 modules and names, E03 types,
-//! E04 evaluation, E05 graph, E06 state and plan, E07 providers and apply, E08 policies.
+//! E04 evaluation, E05 graph, E06 state and plan, E07 providers and apply, E08 policies,
+//! E09 the command line itself (arguments, terminal and output, commands used on the wrong
+//! thing).
 
 /// One catalogue entry.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +49,7 @@ catalogue! {
     "E0211" => "cannot read source",
     "E0212" => "unknown module output",
     "E0213" => "wrong number of arguments",
+    "E0214" => "not a blueprint file",
     "E0301" => "type mismatch",
     "E0302" => "unknown type",
     "E0303" => "invalid identifier",
@@ -99,6 +102,15 @@ catalogue! {
     "E0805" => "policy undecided while planning",
     "E0806" => "unknown policy override",
     "E0807" => "policy cannot be overridden",
+    "E0901" => "invalid --var",
+    "E0902" => "unknown error code",
+    "E0903" => "a module where a stack is needed",
+    "E0904" => "address not declared",
+    "E0905" => "no such output",
+    "E0906" => "import failed",
+    "E0907" => "confirmation needed",
+    "E0908" => "cannot read or write",
+    "E0909" => "invalid command line",
 }
 
 /// Finds a code's entry; accepts `E0201`, `e0201` and `0201`.

@@ -339,6 +339,13 @@ impl<'p> Evaluator<'p> {
         let text = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_owned);
         match (text("from"), text("to")) {
             (Some(from), Some(to)) if fields.len() == 2 => {
+                if let Some(bad) = [&from, &to].into_iter().find(|a| !is_address(a)) {
+                    return Err(self.report(EvalError::BadMove {
+                        span,
+                        message: format!("{bad:?} is not a resource address"),
+                        help: "an address is `TYPE.NAME`, optionally with `[\"key\"]` and module instances before it, such as `postgres.role.owner` or `t[\"acme\"].postgres.role.owner`".to_owned(),
+                    }));
+                }
                 let prefix = &self.insts[ctx.inst].prefix;
                 let qualify = |a: String| {
                     if prefix.is_empty() {
@@ -699,5 +706,43 @@ fn nested_spans(prefix: &str, expr: &Expr, out: &mut IndexMap<String, Span>) {
         }
         ExprKind::Paren(inner) => nested_spans(prefix, inner, out),
         _ => {}
+    }
+}
+
+/// Whether `text` has the shape of a resource address: module instances (`alias` or
+/// `alias["key"]`), then `provider.kind.name`, the name optionally keyed (`["key"]`).
+/// Identifiers are letters, digits, `_` and `-`, starting with a letter or `_`; keys are
+/// quoted and hold no `"`, backslash or control character.
+pub(crate) fn is_address(text: &str) -> bool {
+    let mut segments = 0;
+    let mut rest = text;
+    loop {
+        let ident_len = rest
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+            .map_or(rest.len(), |(i, _)| i);
+        let ident = &rest[..ident_len];
+        if !ident.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            return false;
+        }
+        segments += 1;
+        rest = &rest[ident_len..];
+        if let Some(keyed) = rest.strip_prefix("[\"") {
+            let Some(end) = keyed.find('"') else {
+                return false;
+            };
+            let key = &keyed[..end];
+            if key.chars().any(|c| c == '\\' || c.is_control()) {
+                return false;
+            }
+            rest = match keyed[end + 1..].strip_prefix(']') {
+                Some(after) => after,
+                None => return false,
+            };
+        }
+        match rest.strip_prefix('.') {
+            Some(after) => rest = after,
+            None => return rest.is_empty() && segments >= 3,
+        }
     }
 }

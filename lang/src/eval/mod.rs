@@ -169,6 +169,15 @@ pub fn evaluate<'p>(
         parts: HashMap::new(),
     };
     let config = evaluator.run();
+    for moved in &config.moved {
+        if config.resource(&moved.to).is_none() {
+            evaluator.diagnostics.push(crate::errors::EvalError::BadMove {
+                span: moved.span,
+                message: format!("`to` names `{}`, which is not declared", moved.to),
+                help: "`to` is the resource's new address: declare it, or correct the address (`obp validate` checks it, `obp plan` moves the state entry)".to_owned(),
+            });
+        }
+    }
     let failed = evaluator.diagnostics.has_errors();
     (
         if failed { None } else { Some(config) },
