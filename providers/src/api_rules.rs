@@ -87,6 +87,14 @@ pub fn check(manifest: &Json) -> Vec<Rejection> {
                 }
             }
         }
+        ("external-secrets.io", "ExternalSecret") => {
+            // Each entry becomes a key of the Kubernetes Secret the operator writes.
+            for (i, entry) in items(spec.and_then(|s| s.get("data"))) {
+                if let Some(key) = entry.get("secretKey").and_then(Json::as_str) {
+                    out.name(format!("spec.data[{i}].secretKey"), config_map_key(key));
+                }
+            }
+        }
         ("", "Service") => {
             if let Some(spec) = spec {
                 service(spec, &mut out);
