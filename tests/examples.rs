@@ -150,6 +150,72 @@ async fn every_example_plans_without_servers() {
     }
 }
 
+/// A stack that opts in with `existing_namespace = true` may run in a namespace it does not
+/// own, even one of the cluster's: it renders no Namespace, no quota and no container
+/// defaults there, and its NetworkPolicies select its own pods only (a default-deny for all of
+/// kube-system would cut off cluster DNS). Without the opt-in the namespace is refused.
+#[tokio::test]
+async fn a_stack_deploys_into_a_namespace_it_does_not_own_only_when_it_says_so() {
+    let into = |namespace: &'static str, opt_in: bool| {
+        move |text: String| {
+            let extra = if opt_in {
+                "\n  existing_namespace = true"
+            } else {
+                ""
+            };
+            text.replace(
+                "  conf_dir = \"acme\"",
+                &format!("  conf_dir = \"acme\"\n  namespace = \"{namespace}\"{extra}"),
+            )
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("examples/quickstart/stack.obp").unwrap();
+    std::fs::write(
+        dir.path().join("stack.obp"),
+        into("kube-system", false)(text),
+    )
+    .unwrap();
+    let checked = obp_lang::check_stack(dir.path(), &Default::default());
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0308"], "{:#?}", checked.diagnostics);
+    assert!(checked.diagnostics[0].message.contains("kube-system"));
+
+    for namespace in ["kube-system", "odoo-shared-by-others"] {
+        let (dir, _config) = render("quickstart", into(namespace, true)).await;
+        let objects = tree::manifests(&tree::files(&dir.path().join("out")));
+        let of_kind = |kind: &str| -> Vec<&Json> {
+            objects
+                .iter()
+                .filter(|(_, o)| o["kind"] == kind)
+                .map(|(_, o)| o)
+                .collect()
+        };
+        assert!(
+            of_kind("Namespace").is_empty(),
+            "{namespace}: no Namespace object"
+        );
+        assert!(of_kind("ResourceQuota").is_empty(), "{namespace}: no quota");
+        for limits in of_kind("LimitRange") {
+            assert_eq!(limits["spec"]["limits"], Json::Array(vec![]), "{namespace}");
+        }
+        let policies = of_kind("NetworkPolicy");
+        assert!(!policies.is_empty());
+        for policy in policies {
+            let selected = &policy["spec"]["podSelector"]["matchLabels"];
+            assert!(
+                selected.as_object().is_some_and(|m| !m.is_empty()),
+                "{namespace}: {} selects every pod of the namespace",
+                policy["metadata"]["name"]
+            );
+        }
+        assert!(objects
+            .iter()
+            .all(|(_, o)| o["metadata"]["namespace"].is_null()
+                || o["metadata"]["namespace"] == namespace));
+    }
+}
+
 /// Leaf values of a record by dotted path (`spec.template.spec.containers[0].image`).
 fn leaves(value: &Json, path: String, out: &mut BTreeMap<String, Json>) {
     match value {

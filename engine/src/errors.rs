@@ -180,6 +180,17 @@ pub enum ApplyError {
         span: Span,
         help: Option<String>,
     },
+    /// A value the target system's own rules refuse (a coded [`ProviderError::Rejected`]).
+    ///
+    /// [`ProviderError::Rejected`]: crate::provider::ProviderError::Rejected
+    #[error("`{address}`: {message}")]
+    Rejected {
+        code: &'static str,
+        address: String,
+        message: String,
+        span: Span,
+        help: String,
+    },
     /// A provider's own configuration is unusable.
     #[error("provider `{name}`: {message}")]
     ProviderConfig {
@@ -217,6 +228,11 @@ impl IntoDiagnostic for ApplyError {
             ApplyError::Invalid { span, help, .. } => Diagnostic::error("E0702", message)
                 .primary(span, "here")
                 .maybe_help(help),
+            ApplyError::Rejected {
+                code, span, help, ..
+            } => Diagnostic::error(code, message)
+                .primary(span, "here")
+                .help(help),
             ApplyError::ProviderConfig { span, .. } => {
                 let diagnostic = Diagnostic::error("E0703", message)
                     .help("check the `provider` block of the stack");

@@ -428,13 +428,29 @@ fn validate(
             rtype: &resource.rtype,
         };
         for error in provider.validate(&reference, &inputs) {
+            use crate::provider::ProviderError;
             let span = match &error {
-                crate::provider::ProviderError::Invalid {
+                ProviderError::Invalid {
+                    attribute: Some(a), ..
+                }
+                | ProviderError::Rejected {
                     attribute: Some(a), ..
                 } => nearest_span(resource, a),
                 _ => resource.span,
             };
-            out.push(invalid(error.to_string(), span, None));
+            match error {
+                ProviderError::Rejected { code, ref help, .. } => out.push(
+                    ApplyError::Rejected {
+                        code,
+                        address: resource.address.clone(),
+                        message: error.to_string(),
+                        span,
+                        help: help.clone(),
+                    }
+                    .into_diagnostic(),
+                ),
+                _ => out.push(invalid(error.to_string(), span, None)),
+            }
         }
     }
 }

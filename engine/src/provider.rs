@@ -98,6 +98,15 @@ pub enum ProviderError {
         attribute: Option<String>,
         message: String,
     },
+    /// A value the target system's own rules refuse, with the catalogue code that explains
+    /// the rule (such as a Kubernetes name that is not a DNS label) and what to do.
+    #[error("{}{message}", attribute.as_ref().map(|a| format!("`{a}`: ")).unwrap_or_default())]
+    Rejected {
+        code: &'static str,
+        attribute: Option<String>,
+        message: String,
+        help: String,
+    },
     /// The remote system refused or failed the operation.
     #[error("{0}")]
     Remote(String),

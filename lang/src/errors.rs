@@ -293,7 +293,7 @@ impl IntoDiagnostic for TypeError {
             } => Diagnostic::error("E0302", message)
                 .primary(span, "not a known type")
                 .maybe_help(suggestion)
-                .help("builtin types: string, int, float, bool, any, list<T>, map<T>, Ident, Hostname, Image, Duration, Quantity, Secret"),
+                .help("builtin types: string, int, float, bool, any, list<T>, map<T>, Ident, Hostname, Image, Duration, Quantity, Cidr, Secret"),
             TypeError::Format {
                 code,
                 span,

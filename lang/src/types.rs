@@ -1,6 +1,6 @@
 //! Type contracts: a param's declared type is checked against the value it receives
 //! (argument or default), recursively through lists, maps and records, including the
-//! builtin string formats `Ident`, `Hostname`, `Image`, `Duration` and `Quantity`.
+//! builtin string formats `Ident`, `Hostname`, `Image`, `Duration`, `Quantity` and `Cidr`.
 //!
 //! Values known only after apply pass every contract: they are checked by providers.
 
@@ -15,7 +15,7 @@ use crate::value::{Deferred, TemplatePart, Value};
 /// Builtin type names; anything else must be a `type` alias.
 pub const BUILTIN_TYPES: &[&str] = &[
     "any", "string", "int", "float", "bool", "null", "list", "map", "Ident", "Hostname", "Image",
-    "Duration", "Quantity", "Secret",
+    "Duration", "Quantity", "Cidr", "Secret",
 ];
 
 /// Deepest alias chain followed (`type A = B`, `type B = C` …) before assuming a cycle.
@@ -341,6 +341,7 @@ impl Checker<'_, '_> {
             "Image" => return self.format(value, "Image", path, is_template),
             "Duration" => return self.format(value, "Duration", path, is_template),
             "Quantity" => return self.format(value, "Quantity", path, is_template),
+            "Cidr" => return self.format(value, "Cidr", path, is_template),
             alias => {
                 return match self.aliases.get(alias) {
                     Some(target) => self.check(value, target, path, depth + 1),
@@ -398,6 +399,7 @@ impl Checker<'_, '_> {
             "Hostname" => is_hostname(&text),
             "Image" => is_pinned_image(&text),
             "Duration" => is_duration(&text),
+            "Cidr" => parse_cidr(&text).is_some(),
             _ => is_quantity(&text),
         };
         if valid {
@@ -418,6 +420,7 @@ impl Checker<'_, '_> {
             "Hostname" => ("E0304", "a Hostname is lowercase DNS labels of 1 to 63 letters, digits or `-` separated by dots, at most 253 characters; `*.` may start it"),
             "Image" => ("E0305", "pin the image by digest: `registry/repo@sha256:<64 hex digits>` (a tag may stay before the `@`)"),
             "Duration" => ("E0306", "a Duration is numbers with units ms, s, m, h or d, such as `90s` or `1h30m`"),
+            "Cidr" => ("E0311", "a Cidr is an IPv4 or IPv6 address range ADDRESS/BITS, such as `10.0.0.0/8`, `203.0.113.7/32` or `2001:db8::/32`"),
             _ => ("E0307", "a Quantity is a non-negative number with an optional suffix: m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei, such as `500m` or `4Gi`"),
         };
         TypeError::Format {
@@ -441,6 +444,19 @@ fn literal_matches(literal: &Literal, value: &Value) -> bool {
         (Literal::Str(a), Value::Str(b)) => a == b,
         _ => false,
     }
+}
+
+/// An address range `ADDRESS/BITS` (IPv4 with 0–32 bits or IPv6 with 0–128), as Go's
+/// `net.ParseCIDR` (and so the Kubernetes API and Traefik) reads it.
+pub fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (address, bits) = text.split_once('/')?;
+    let address: std::net::IpAddr = address.parse().ok()?;
+    if bits.is_empty() || bits.len() > 3 || !bits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let bits: u8 = bits.parse().ok()?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((address, bits))
 }
 
 /// `^[a-z][a-z0-9-]{1,30}$`, not ending in `-`: usable as a DNS label and database name part.
@@ -575,5 +591,26 @@ mod tests {
                 && !is_quantity("-1")
                 && !is_quantity("")
         );
+        for good in [
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "203.0.113.7/32",
+            "2001:db8::/32",
+            "::/0",
+        ] {
+            assert!(parse_cidr(good).is_some(), "{good}");
+        }
+        for bad in [
+            "999.1.1.1/40",
+            "10.0.0.0/33",
+            "10.0.0.0",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "::/129",
+            "x/8",
+            "10.0.0.0/8\n",
+        ] {
+            assert!(parse_cidr(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! [`configure`] turns the stack's `provider` blocks into configured providers.
 
+pub mod api_rules;
 pub mod attrs;
 pub mod dns;
 pub mod gitops;

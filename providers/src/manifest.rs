@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use obp_engine::provider::{AttrSchema, AttrType, ProviderError, ResourceSchema};
 use serde_json::{json, Map, Value as Json};
 
+use crate::api_rules;
 use crate::attrs::invalid;
 use crate::kinds::{Kind, KINDS};
 
@@ -219,12 +220,24 @@ fn no_secrets(value: &Json, path: &str) -> Result<(), ProviderError> {
     }
 }
 
-/// Validates a manifest against its kind; problems carry the attribute path.
+/// Validates a manifest against its kind and then against the API server's own field rules
+/// ([`crate::api_rules`]); problems carry the attribute path.
 pub fn check(kind: &Kind, manifest: &Json) -> Vec<ProviderError> {
-    (kind.check)(manifest)
+    let mut problems: Vec<ProviderError> = (kind.check)(manifest)
         .into_iter()
         .map(|p| invalid(&p.path, p.message))
-        .collect()
+        .collect();
+    problems.extend(
+        api_rules::check(manifest)
+            .into_iter()
+            .map(|r| ProviderError::Rejected {
+                code: r.code,
+                attribute: (!r.path.is_empty()).then_some(r.path),
+                message: r.message,
+                help: r.help.to_owned(),
+            }),
+    );
+    problems
 }
 
 /// Reads a manifest back into attributes (the inverse of [`manifest`]); `None` if it does not

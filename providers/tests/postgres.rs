@@ -575,6 +575,91 @@ async fn hostile_names_are_refused_before_anything_runs() {
     exec("postgres", &format!("DROP ROLE \"{sentinel}\"")).await;
 }
 
+/// Roles and databases PostgreSQL reserves are refused at plan with their own code (E0712),
+/// and straight to the provider before any statement: the server's `postgres` role and
+/// `template1` database stay as they were.
+#[tokio::test]
+async fn reserved_roles_and_databases_are_refused_before_anything_runs() {
+    let owner = unique("obp_owner");
+    let stack = format!(
+        r#"
+stack pg {{}}
+provider postgres {{ url = secret("env:OBP_TEST_PG_URL") }}
+resource postgres.role superuser {{
+  name = "postgres"
+  connection_limit = 1
+}}
+resource postgres.role everyone {{
+  name = "public"
+}}
+resource postgres.database template {{
+  name = "template1"
+  owner = "{owner}"
+}}
+resource postgres.database owned_by_pg {{
+  name = "{owner}"
+  owner = "pg_monitor"
+}}
+"#
+    );
+    let had_postgres = role_exists("postgres").await;
+    let diagnostics = Run::new(&stack)
+        .try_plan(false)
+        .await
+        .expect_err("plan must refuse reserved names");
+    let text = messages(&diagnostics);
+    assert_eq!(diagnostics.len(), 4, "{text}");
+    assert!(diagnostics.iter().all(|d| d.code == "E0712"), "{text}");
+    assert!(diagnostics.iter().all(|d| !d.labels.is_empty()), "{text}");
+    for name in [
+        "\"postgres\"",
+        "\"public\"",
+        "\"template1\"",
+        "\"pg_monitor\"",
+    ] {
+        assert!(text.contains(name), "{name} not named: {text}");
+    }
+    let provider = Postgres::with_secrets(
+        &BTreeMap::from([("url".to_owned(), json!({"$secret": "env:OBP_TEST_PG_URL"}))]),
+        Arc::new(EnvSecrets),
+    )
+    .unwrap();
+    for (rtype, inputs) in [
+        (
+            "postgres.role",
+            json!({ "name": "postgres", "superuser": false, "login": false }),
+        ),
+        (
+            "postgres.database",
+            json!({ "name": "template1", "owner": owner }),
+        ),
+    ] {
+        let inputs: BTreeMap<String, Json> = inputs
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let reference = ResourceRef {
+            address: "postgres.x.y",
+            rtype,
+        };
+        let error = provider.create(&reference, &inputs).await.unwrap_err();
+        assert!(
+            matches!(error, ProviderError::Rejected { code: "E0712", .. }),
+            "{error:?}"
+        );
+    }
+    assert_eq!(
+        role_exists("postgres").await,
+        had_postgres,
+        "the postgres role changed"
+    );
+    assert!(!role_exists("public").await);
+    assert!(database_exists("template1").await);
+    assert!(!database_exists(&owner).await);
+}
+
 #[tokio::test]
 async fn plain_password_and_missing_secret_are_clear_errors() {
     let role = unique("obp_plain");

@@ -31,6 +31,50 @@ pub const PRIVILEGES: &[(&str, &[&str])] = &[
     ("sequence", &["USAGE", "SELECT", "UPDATE"]),
 ];
 
+/// Roles PostgreSQL reserves (`public`, `none` and the role keywords) or creates itself
+/// (the bootstrap superuser `postgres`); names starting with `pg_` are reserved as well.
+pub const RESERVED_ROLES: &[&str] = &[
+    "current_role",
+    "current_user",
+    "none",
+    "postgres",
+    "public",
+    "session_user",
+];
+
+/// Databases every PostgreSQL server has: the maintenance database and the templates every
+/// `CREATE DATABASE` copies.
+pub const RESERVED_DATABASES: &[&str] = &["postgres", "template0", "template1"];
+
+/// The code of a reserved role or database name.
+const RESERVED: &str = "E0712";
+
+/// Refuses a role name PostgreSQL reserves or owns.
+pub fn reserved_role(attribute: &str, name: &str) -> Result<(), ProviderError> {
+    if name.starts_with("pg_") || RESERVED_ROLES.contains(&name) {
+        return Err(ProviderError::Rejected {
+            code: RESERVED,
+            attribute: Some(attribute.to_owned()),
+            message: format!("role {} is reserved by PostgreSQL", shown(name)),
+            help: "pick another role name: `public`, `none`, `current_user`, `current_role`, `session_user`, `postgres` and names starting with `pg_` belong to PostgreSQL".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a database name every server has.
+pub fn reserved_database(attribute: &str, name: &str) -> Result<(), ProviderError> {
+    if RESERVED_DATABASES.contains(&name) {
+        return Err(ProviderError::Rejected {
+            code: RESERVED,
+            attribute: Some(attribute.to_owned()),
+            message: format!("database {} is reserved by PostgreSQL", shown(name)),
+            help: "pick another database name: `postgres`, `template0` and `template1` belong to the server (for a tenant, rename the tenant)".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// All problems with a resource's configured inputs (values not known yet are skipped).
 pub fn check_inputs(rtype: &str, inputs: &BTreeMap<String, Json>) -> Vec<ProviderError> {
     check(rtype, inputs, false)
@@ -67,15 +111,7 @@ fn check(rtype: &str, inputs: &BTreeMap<String, Json>, prior: bool) -> Vec<Provi
             .flatten()
             .filter(|_| i.known(attribute))
         {
-            if value.starts_with("pg_") {
-                return Err(invalid(
-                    attribute,
-                    format!(
-                        "role name {} is reserved: names starting with `pg_` belong to PostgreSQL",
-                        shown(value)
-                    ),
-                ));
-            }
+            reserved_role(attribute, value)?;
         }
         Ok(())
     };
@@ -102,6 +138,9 @@ fn check(rtype: &str, inputs: &BTreeMap<String, Json>, prior: bool) -> Vec<Provi
         }
         "postgres.database" => {
             push(name("name", "database"));
+            if let Some(database) = i.str_opt("name").ok().flatten().filter(|_| i.known("name")) {
+                push(reserved_database("name", database));
+            }
             push(role_name("owner"));
             push(name("template", "template database"));
             push(limit("connection_limit"));
@@ -356,6 +395,74 @@ mod tests {
             ),
         );
         assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+
+    #[test]
+    fn reserved_roles_and_databases_are_refused_with_their_code() {
+        let code = |errors: Vec<ProviderError>| -> Vec<(&'static str, Option<String>)> {
+            errors
+                .into_iter()
+                .map(|e| match e {
+                    ProviderError::Rejected {
+                        code, attribute, ..
+                    } => (code, attribute),
+                    other => panic!("not a coded rejection: {other:?}"),
+                })
+                .collect()
+        };
+        for role in [
+            "public",
+            "postgres",
+            "none",
+            "current_user",
+            "session_user",
+            "pg_monitor",
+            "pg_x",
+        ] {
+            let errors = check_inputs("postgres.role", &inputs(json!({ "name": role })));
+            assert_eq!(code(errors), [("E0712", Some("name".to_owned()))], "{role}");
+            let errors = check_inputs(
+                "postgres.database",
+                &inputs(json!({ "name": "acme", "owner": role })),
+            );
+            assert_eq!(
+                code(errors),
+                [("E0712", Some("owner".to_owned()))],
+                "{role}"
+            );
+            let errors = check_inputs(
+                "postgres.grant",
+                &inputs(
+                    json!({ "database": "acme", "role": role, "object_type": "database", "privileges": ["CONNECT"] }),
+                ),
+            );
+            assert_eq!(code(errors), [("E0712", Some("role".to_owned()))], "{role}");
+        }
+        for database in ["postgres", "template0", "template1"] {
+            let errors = check_inputs(
+                "postgres.database",
+                &inputs(json!({ "name": database, "owner": "odoo" })),
+            );
+            assert_eq!(
+                code(errors),
+                [("E0712", Some("name".to_owned()))],
+                "{database}"
+            );
+        }
+        // Close to reserved, but not reserved (quoted identifiers are case-sensitive).
+        for role in ["odoo", "Public", "postgres_app", "pgx"] {
+            assert!(
+                check_inputs("postgres.role", &inputs(json!({ "name": role }))).is_empty(),
+                "{role}"
+            );
+        }
+        for database in ["template2", "postgres2", "acme"] {
+            let errors = check_inputs(
+                "postgres.database",
+                &inputs(json!({ "name": database, "template": "template0" })),
+            );
+            assert!(errors.is_empty(), "{database}: {errors:?}");
+        }
     }
 
     #[test]
