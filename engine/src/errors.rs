@@ -5,6 +5,7 @@ use obp_lang::diagnostics::{Diagnostic, IntoDiagnostic};
 use obp_lang::span::Span;
 use thiserror::Error;
 
+use crate::provider::ProviderError;
 use crate::state::LockInfo;
 
 /// Dependency graph problems.
@@ -109,6 +110,15 @@ pub enum StateError {
     /// A state write or lock change the backend refuses because state moved on elsewhere.
     #[error("state at {location} was not changed: {reason}")]
     Conflict { location: String, reason: String },
+    /// Two resources that would occupy the same object or file (one would overwrite the other,
+    /// and destroying one would delete what the other wrote).
+    #[error("`{first}` and `{second}` both claim {claim}")]
+    Collision {
+        first: String,
+        second: String,
+        claim: String,
+        spans: (Option<Span>, Option<Span>),
+    },
 }
 
 impl IntoDiagnostic for StateError {
@@ -152,6 +162,18 @@ impl IntoDiagnostic for StateError {
                 .help("`from` must be in state and `to` must be free and declared in the configuration"),
             StateError::Conflict { .. } => Diagnostic::error("E0613", message)
                 .help("another run changed the state since this one read it; run the command again (and review the new plan)"),
+            StateError::Collision { first, second, spans, .. } => {
+                let mut diagnostic = Diagnostic::error("E0615", message).help(
+                    "give one of them another name or namespace (names are normalised, so `a-b`, `a_b` and `A-B` are one name), or declare the object once",
+                );
+                if let Some(span) = spans.0 {
+                    diagnostic = diagnostic.primary(span, format!("`{first}` declared here"));
+                }
+                if let Some(span) = spans.1 {
+                    diagnostic = diagnostic.secondary(span, format!("`{second}` declared here"));
+                }
+                diagnostic
+            }
         }
     }
 }
@@ -198,6 +220,41 @@ pub enum ApplyError {
         dependency: String,
         span: Span,
     },
+    /// A provider refused with its own code ([`ProviderError::Refused`]); `subject` says what
+    /// was refused (`creating \`k8s.namespace.ns\``, `provider \`gitops\``).
+    #[error("{subject}: {message}")]
+    Refused {
+        subject: String,
+        code: &'static str,
+        message: String,
+        help: String,
+        span: Option<Span>,
+    },
+}
+
+impl ApplyError {
+    /// The error for a provider's failure of `action` on `address`: its own code when the
+    /// provider refused with one, else E0704.
+    pub fn from_provider(address: &str, action: &str, error: ProviderError) -> ApplyError {
+        match error {
+            ProviderError::Refused {
+                code,
+                message,
+                help,
+            } => ApplyError::Refused {
+                subject: format!("{action} `{address}`"),
+                code,
+                message,
+                help,
+                span: None,
+            },
+            other => ApplyError::Failed {
+                address: address.to_owned(),
+                action: action.to_owned(),
+                message: other.to_string(),
+            },
+        }
+    }
 }
 
 impl IntoDiagnostic for ApplyError {
@@ -227,6 +284,13 @@ impl IntoDiagnostic for ApplyError {
                 Diagnostic::error("E0706", message)
                     .primary(span, "configured here")
                     .help(format!("apply the dependency first with `obp apply -target '{dependency}'`, then apply the rest"))
+            }
+            ApplyError::Refused { code, help, span, .. } => {
+                let diagnostic = Diagnostic::error(code, message).help(help);
+                match span {
+                    Some(span) => diagnostic.primary(span, "here"),
+                    None => diagnostic,
+                }
             }
         }
     }
