@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 
 use crate::codec;
 use crate::errors::{ApplyError, StateError};
-use crate::plan::Drift;
+use crate::plan::{Action, Change, Drift};
 use crate::provider::{Owned, Provider, Providers, ResourceRef};
 use crate::state::State;
 
@@ -152,4 +152,83 @@ pub async fn sweep(state: &State, providers: &Providers) -> Vec<(String, ApplyEr
         }
     }
     failed
+}
+
+/// Makes a change that writes what a deleted resource occupied wait for that delete (a
+/// resource renamed without a `moved` block: the new one is created, the old one deleted, and
+/// run in parallel the delete could remove what the create just wrote). An edge that would
+/// close a cycle is left out.
+pub fn order_after_deletes(changes: &mut [Change], providers: &Providers) {
+    let claims_of = |change: &Change, inputs: &BTreeMap<String, Json>| {
+        let reference = ResourceRef {
+            address: &change.address,
+            rtype: &change.rtype,
+        };
+        providers
+            .get(&change.provider)
+            .map(|p| {
+                p.claims(&reference, inputs)
+                    .into_iter()
+                    .map(|c| (p.kind().to_owned(), c))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let mut deleted: HashMap<(String, String), usize> = HashMap::new();
+    for (n, change) in changes.iter().enumerate() {
+        if change.action == Action::Delete {
+            if let Some(before) = &change.before {
+                for claim in claims_of(change, &before.inputs) {
+                    deleted.insert(claim, n);
+                }
+            }
+        }
+    }
+    if deleted.is_empty() {
+        return;
+    }
+    let mut edges = Vec::new();
+    for (n, change) in changes.iter().enumerate() {
+        if !matches!(
+            change.action,
+            Action::Create | Action::Update | Action::Replace
+        ) {
+            continue;
+        }
+        let Some(after) = &change.after else {
+            continue;
+        };
+        for claim in claims_of(change, after) {
+            if let Some(&delete) = deleted.get(&claim) {
+                edges.push((n, delete));
+            }
+        }
+    }
+    for (writer, delete) in edges {
+        let address = changes[delete].address.clone();
+        if !changes[writer].deps.contains(&address) && !waits_for(changes, delete, writer) {
+            changes[writer].deps.push(address);
+        }
+    }
+}
+
+/// Whether change `from` waits, directly or through others, for change `to`.
+fn waits_for(changes: &[Change], from: usize, to: usize) -> bool {
+    let index: HashMap<&str, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(n, c)| (c.address.as_str(), n))
+        .collect();
+    let mut seen = vec![false; changes.len()];
+    let mut stack = vec![from];
+    while let Some(n) = stack.pop() {
+        if n == to {
+            return true;
+        }
+        if std::mem::replace(&mut seen[n], true) {
+            continue;
+        }
+        stack.extend(changes[n].deps.iter().filter_map(|d| index.get(d.as_str())));
+    }
+    false
 }

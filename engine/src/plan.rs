@@ -301,6 +301,7 @@ pub async fn plan(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
+    claims::order_after_deletes(&mut changes, providers);
     let outputs = if options.destroy {
         BTreeMap::new()
     } else {

@@ -508,3 +508,30 @@ async fn a_kustomization_an_interrupted_apply_left_behind_is_rewritten() {
     assert!(out(&run).join("kustomization.yaml").is_file());
     assert!(!run.plan(false).await.has_changes());
 }
+
+#[tokio::test]
+async fn a_resource_renamed_without_moved_keeps_its_file() {
+    let stack = |name: &str| {
+        format!(
+            "stack s {{}}\nprovider gitops {{ dir = \"out\" }}\nresource k8s.config_map {name} {{\n  metadata = {{ name = \"settings\", namespace = \"shop\" }}\n  data = {{ a = \"1\" }}\n}}\n"
+        )
+    };
+    let run = Run::new(&stack("old"));
+    run.converge().await;
+    run.edit(&stack("new"));
+    let made = run.plan(false).await;
+    let create = made
+        .changes
+        .iter()
+        .find(|c| c.address == "k8s.config_map.new")
+        .unwrap();
+    assert_eq!(
+        create.deps,
+        ["k8s.config_map.old"],
+        "the create waits for the delete"
+    );
+    run.apply(&made).await;
+    assert!(out(&run).join("shop/configmap-settings.yaml").is_file());
+    let again = run.plan(false).await;
+    assert!(!again.has_changes(), "{:?}", common::actions(&again));
+}
