@@ -259,6 +259,12 @@ pub async fn apply(
             report.state_error = Some(error);
         }
     }
+    // With state written, providers remove what no resource owns and repair their listings.
+    if report.state_error.is_none() {
+        report
+            .failed
+            .extend(crate::claims::sweep(&state, providers).await);
+    }
     report.state = state;
     report.succeeded.sort();
     report.failed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -373,11 +379,11 @@ async fn run_change(
         rtype: &change.rtype,
     };
     let failed = |error: ProviderError| {
-        RunError::Apply(ApplyError::Failed {
-            address: change.address.clone(),
-            action: verb(change.action).to_owned(),
-            message: error.to_string(),
-        })
+        RunError::Apply(ApplyError::from_provider(
+            &change.address,
+            verb(change.action),
+            error,
+        ))
     };
     let prior = change.before.clone().unwrap_or_default();
     match change.action {

@@ -5,6 +5,7 @@ use obp_lang::diagnostics::{Diagnostic, IntoDiagnostic};
 use obp_lang::span::Span;
 use thiserror::Error;
 
+use crate::provider::ProviderError;
 use crate::state::LockInfo;
 
 /// Dependency graph problems.
@@ -114,6 +115,15 @@ pub enum StateError {
     /// A state write or lock change the backend refuses because state moved on elsewhere.
     #[error("state at {location} was not changed: {reason}")]
     Conflict { location: String, reason: String },
+    /// Two resources that would occupy the same object or file (one would overwrite the other,
+    /// and destroying one would delete what the other wrote).
+    #[error("`{first}` and `{second}` both claim {claim}")]
+    Collision {
+        first: String,
+        second: String,
+        claim: String,
+        spans: (Option<Span>, Option<Span>),
+    },
 }
 
 impl IntoDiagnostic for StateError {
@@ -158,6 +168,18 @@ impl IntoDiagnostic for StateError {
                 .help("`from` must be in state and `to` must be free and declared in the configuration"),
             StateError::Conflict { .. } => Diagnostic::error("E0613", message)
                 .help("another run changed the state since this one read it; run the command again (and review the new plan)"),
+            StateError::Collision { first, second, spans, .. } => {
+                let mut diagnostic = Diagnostic::error("E0615", message).help(
+                    "give one of them another name or namespace (names are normalised, so `a-b`, `a_b` and `A-B` are one name), or declare the object once",
+                );
+                if let Some(span) = spans.0 {
+                    diagnostic = diagnostic.primary(span, format!("`{first}` declared here"));
+                }
+                if let Some(span) = spans.1 {
+                    diagnostic = diagnostic.secondary(span, format!("`{second}` declared here"));
+                }
+                diagnostic
+            }
         }
     }
 }
@@ -180,15 +202,17 @@ pub enum ApplyError {
         span: Span,
         help: Option<String>,
     },
-    /// A value the target system's own rules refuse (a coded [`ProviderError::Rejected`]).
+    /// A provider refused with its own code ([`ProviderError::Rejected`]): a value the target
+    /// system's own rules refuse, or an unsafe place to write. `subject` says what was refused
+    /// (`` `k8s.service.web` ``, ``creating `file.text.conf` ``, ``provider `gitops` ``).
     ///
     /// [`ProviderError::Rejected`]: crate::provider::ProviderError::Rejected
-    #[error("`{address}`: {message}")]
+    #[error("{subject}: {message}")]
     Rejected {
         code: &'static str,
-        address: String,
+        subject: String,
         message: String,
-        span: Span,
+        span: Option<Span>,
         help: String,
     },
     /// A provider's own configuration is unusable.
@@ -217,6 +241,27 @@ pub enum ApplyError {
     },
 }
 
+impl ApplyError {
+    /// The error for a provider's failure of `action` on `address`: its own code when the
+    /// provider refused with one, else E0704.
+    pub fn from_provider(address: &str, action: &str, error: ProviderError) -> ApplyError {
+        match error {
+            ProviderError::Rejected { code, ref help, .. } => ApplyError::Rejected {
+                subject: format!("{action} `{address}`"),
+                code,
+                help: help.clone(),
+                message: error.to_string(),
+                span: None,
+            },
+            other => ApplyError::Failed {
+                address: address.to_owned(),
+                action: action.to_owned(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 impl IntoDiagnostic for ApplyError {
     fn into_diagnostic(self) -> Diagnostic {
         let message = self.to_string();
@@ -228,11 +273,6 @@ impl IntoDiagnostic for ApplyError {
             ApplyError::Invalid { span, help, .. } => Diagnostic::error("E0702", message)
                 .primary(span, "here")
                 .maybe_help(help),
-            ApplyError::Rejected {
-                code, span, help, ..
-            } => Diagnostic::error(code, message)
-                .primary(span, "here")
-                .help(help),
             ApplyError::ProviderConfig { span, .. } => {
                 let diagnostic = Diagnostic::error("E0703", message)
                     .help("check the `provider` block of the stack");
@@ -249,6 +289,13 @@ impl IntoDiagnostic for ApplyError {
                 Diagnostic::error("E0706", message)
                     .primary(span, "configured here")
                     .help(format!("apply the dependency first with `obp apply -target '{dependency}'`, then apply the rest"))
+            }
+            ApplyError::Rejected { code, help, span, .. } => {
+                let diagnostic = Diagnostic::error(code, message).help(help);
+                match span {
+                    Some(span) => diagnostic.primary(span, "here"),
+                    None => diagnostic,
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ use obp_lang::Config;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::claims;
 use crate::codec;
 use crate::errors::{ApplyError, GraphError, StateError};
 use crate::graph::{Graph, Origin};
@@ -79,7 +80,8 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     pub address: String,
-    /// `changed` or `deleted`.
+    /// `changed` or `deleted`; for leftovers no resource owns (`address` is then their
+    /// path), `stray` or `outdated`.
     pub kind: String,
     pub diffs: Vec<AttrDiff>,
     /// A provider's own explanation, such as a unified diff of a file.
@@ -118,7 +120,16 @@ pub struct Plan {
 impl Plan {
     /// Whether applying would change anything.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp) || !self.moved.is_empty()
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+            || !self.moved.is_empty()
+            || self.has_leftovers()
+    }
+
+    /// Whether refresh found leftovers that apply removes or repairs (see [`claims`]).
+    pub fn has_leftovers(&self) -> bool {
+        self.drift
+            .iter()
+            .any(|d| d.kind == claims::STRAY || d.kind == claims::OUTDATED)
     }
 
     pub fn count(&self, action: Action) -> usize {
@@ -190,15 +201,22 @@ pub async fn plan(
             validate(resource, schema, name, providers, &mut diagnostics);
         }
     }
+    if diagnostics.is_empty() {
+        let names: HashMap<&str, &str> = managers.iter().map(|(a, (n, _))| (*a, *n)).collect();
+        diagnostics.extend(claims::collisions(config, providers, &names));
+    }
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
 
-    let drift = if options.refresh {
+    let mut drift = if options.refresh {
         refresh(&mut prior, providers).await
     } else {
         Vec::new()
     };
+    if options.refresh {
+        drift.extend(claims::strays(&prior, providers).await?);
+    }
 
     let selected =
         select(config, &prior, &graph, options).map_err(|e| vec![e.into_diagnostic()])?;
@@ -285,6 +303,7 @@ pub async fn plan(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
+    claims::order_after_deletes(&mut changes, providers);
     let outputs = if options.destroy {
         BTreeMap::new()
     } else {
@@ -442,9 +461,9 @@ fn validate(
                 ProviderError::Rejected { code, ref help, .. } => out.push(
                     ApplyError::Rejected {
                         code,
-                        address: resource.address.clone(),
+                        subject: format!("`{}`", resource.address),
                         message: error.to_string(),
-                        span,
+                        span: Some(span),
                         help: help.clone(),
                     }
                     .into_diagnostic(),

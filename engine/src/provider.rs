@@ -98,8 +98,9 @@ pub enum ProviderError {
         attribute: Option<String>,
         message: String,
     },
-    /// A value the target system's own rules refuse, with the catalogue code that explains
-    /// the rule (such as a Kubernetes name that is not a DNS label) and what to do.
+    /// A refusal with the catalogue code that explains the rule (a Kubernetes name that is
+    /// not a DNS label, a symlink in an output directory) and what to do, so the diagnostic
+    /// keeps both.
     #[error("{}{message}", attribute.as_ref().map(|a| format!("`{a}`: ")).unwrap_or_default())]
     Rejected {
         code: &'static str,
@@ -120,6 +121,30 @@ pub enum ProviderError {
     /// A wait (rollout, job) ran out of time or failed.
     #[error("{0}")]
     NotReady(String),
+}
+
+/// Something a planned resource occupies in its provider's world (an object identity, a file),
+/// as a text two resources share only when one would overwrite the other. Claims are compared
+/// between all resources whose providers have the same kind, so a claim names its place fully
+/// (such as the absolute output directory).
+pub type Claim = String;
+
+/// A resource in state as [`Provider::sweep`] sees it: its type and recorded attributes.
+#[derive(Debug, Clone, Copy)]
+pub struct Owned<'a> {
+    pub rtype: &'a str,
+    pub inputs: &'a BTreeMap<String, Json>,
+    pub outputs: &'a BTreeMap<String, Json>,
+}
+
+/// What [`Provider::sweep`] found: things in the provider's own territory that no resource owns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sweep {
+    /// Each leftover, as a path or name to show (and removed when asked).
+    pub strays: Vec<String>,
+    /// Listings that do not match what the provider owns (such as a `kustomization.yaml` after
+    /// an interrupted apply), rewritten when asked.
+    pub outdated: Vec<String>,
 }
 
 /// A resource's recorded attributes: what obp configured (`inputs`) and what the provider
@@ -241,6 +266,20 @@ pub trait Provider: Send + Sync {
     /// provider commits its directory here when asked to).
     async fn finish(&self, _summary: &str) -> Result<(), ProviderError> {
         Ok(())
+    }
+
+    /// What `inputs` would occupy once applied (see [`Claim`]); empty when the provider cannot
+    /// tell yet (values known only after apply) or two resources can never collide.
+    fn claims(&self, _resource: &ResourceRef<'_>, _inputs: &BTreeMap<String, Json>) -> Vec<Claim> {
+        Vec::new()
+    }
+
+    /// Finds what the provider left behind that no resource owns (files of an interrupted
+    /// apply, temp files) and, with `remove`, removes it and repairs what lists it. `owned` is
+    /// every resource in state managed by a provider of this kind (by type and recorded
+    /// attributes), so another instance's objects are never taken for leftovers.
+    async fn sweep(&self, _owned: &[Owned<'_>], _remove: bool) -> Result<Sweep, ProviderError> {
+        Ok(Sweep::default())
     }
 
     /// A human-readable explanation of live drift for one resource (such as a unified diff),

@@ -8,15 +8,20 @@ use std::fmt::Write;
 use serde_json::{json, Value as Json};
 
 use crate::address;
-use crate::plan::{Action, AttrDiff, Change, Plan};
+use crate::claims;
+use crate::plan::{Action, AttrDiff, Change, Drift, Plan};
 use crate::resolve;
 
 /// The objects changed outside obp that a plan found, as text (empty when there are none).
 pub fn drift(plan: &Plan) -> String {
     let mut out = String::new();
-    if !plan.drift.is_empty() {
+    let (leftovers, changed): (Vec<&Drift>, Vec<&Drift>) = plan
+        .drift
+        .iter()
+        .partition(|d| d.kind == claims::STRAY || d.kind == claims::OUTDATED);
+    if !changed.is_empty() {
         out.push_str("Objects changed outside obp since the last apply:\n\n");
-        for drift in &plan.drift {
+        for drift in changed {
             let _ = writeln!(out, "  # {} was {} outside obp", drift.address, drift.kind);
             for diff in &drift.diffs {
                 let _ = writeln!(out, "      ~ {}", diff_line(diff));
@@ -28,6 +33,20 @@ pub fn drift(plan: &Plan) -> String {
             }
             out.push('\n');
         }
+    }
+    if !leftovers.is_empty() {
+        out.push_str(
+            "Left behind (by an interrupted apply or by hand); apply removes or rewrites them:\n\n",
+        );
+        for drift in leftovers {
+            let what = if drift.kind == claims::STRAY {
+                "was written by obp but no resource owns it"
+            } else {
+                "does not list what obp owns"
+            };
+            let _ = writeln!(out, "  # {} {what}", drift.address);
+        }
+        out.push('\n');
     }
     out
 }
@@ -59,7 +78,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
         .filter(|c| c.action != Action::NoOp)
         .collect();
     if changes.is_empty() {
-        if plan.moved.is_empty() {
+        if plan.has_leftovers() {
+            out.push_str("Plan: only the leftovers above, no other changes.\n");
+        } else if plan.moved.is_empty() {
             out.push_str("No changes. The infrastructure matches the configuration.\n");
         } else {
             out.push_str("Plan: only the moves above, no other changes.\n");

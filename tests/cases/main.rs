@@ -213,7 +213,7 @@ fn run_cli(name: &str, path: &Path, header: &Header) -> Result<(), Failed> {
     if !header.steps.is_empty() {
         let commands = steps
             .iter()
-            .filter(|s| s.first().map(String::as_str) != Some("$write"))
+            .filter(|s| !matches!(s.first().map(String::as_str), Some("$write" | "$symlink")))
             .count();
         if commands != header.exits.len() {
             return Err(
@@ -222,7 +222,7 @@ fn run_cli(name: &str, path: &Path, header: &Header) -> Result<(), Failed> {
         }
     }
     let mut snapshot = String::new();
-    // `exits` counts commands only, not `$write` steps.
+    // `exits` counts commands only, not `$write` and `$symlink` steps.
     let mut n = 0;
     for step in &steps {
         let step: Vec<String> = step
@@ -236,6 +236,20 @@ fn run_cli(name: &str, path: &Path, header: &Header) -> Result<(), Failed> {
             };
             std::fs::write(dir.join(file), text).map_err(|e| e.to_string())?;
             snapshot.push_str(&format!("$ (write {file})\n"));
+            continue;
+        }
+        if step.first().map(String::as_str) == Some("$symlink") {
+            let (Some(target), Some(link), Some(dir)) =
+                (step.get(1), step.get(2), workdir.as_ref())
+            else {
+                return Err("`$symlink` needs a target, a link path and `workdir = true`".into());
+            };
+            let link_path = dir.join(link);
+            if let Some(parent) = link_path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            }
+            std::os::unix::fs::symlink(target, &link_path).map_err(|e| e.to_string())?;
+            snapshot.push_str(&format!("$ (symlink {link} -> {target})\n"));
             continue;
         }
         let mut command = Command::new(env!("CARGO_BIN_EXE_obp"));

@@ -3,22 +3,27 @@
 //!
 //! Layout: one directory per namespace (so per tenant with namespace-per-tenant stacks) under
 //! the configured `dir`, one file per object, a `kustomization.yaml` per directory and one at
-//! the root. Files are written atomically; destroy removes only files obp recorded; a hand
-//! edit is drift, shown as a unified diff and overwritten by the next apply. With
+//! the root. Files are written atomically and never through a symlink ([`files`]); destroy
+//! removes only files obp recorded; after each apply one pass ([`sweep`]) removes generated
+//! files no resource owns and rewrites the kustomizations; a hand edit is drift, shown as a
+//! unified diff and overwritten by the next apply. With
 //! `commit = true` the directory's git repository gets a commit summarising each apply.
 
+mod files;
 mod render;
+mod sweep;
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use obp_engine::provider::{
-    AttrSchema, AttrType, Provider, ProviderError, Recorded, ResourceRef, ResourceSchema,
+    AttrSchema, AttrType, Claim, Owned, Provider, ProviderError, Recorded, ResourceRef,
+    ResourceSchema, Sweep,
 };
 use serde_json::{json, Value as Json};
 
+pub use files::{TEMP_SUFFIX, UNSAFE_PATH};
 pub use render::HEADER;
 
 use crate::attrs::check_options;
@@ -26,14 +31,17 @@ use crate::attrs::invalid;
 use crate::kinds;
 use crate::manifest::{self, bool_option, text_option, SecretStore};
 
+/// The catalogue code of an output directory that holds the state.
+pub const STATE_INSIDE: &str = "E0614";
+
 /// Configuration of one GitOps output directory.
 #[derive(Debug, Clone)]
 pub struct GitOps {
     root: PathBuf,
     store: SecretStore,
     commit: bool,
-    /// Serialises kustomization rewrites between parallel applies.
-    layout: std::sync::Arc<Mutex<()>>,
+    /// The root with every existing part resolved: what claims and the state check compare.
+    resolved_root: PathBuf,
 }
 
 impl GitOps {
@@ -42,11 +50,12 @@ impl GitOps {
         let mut known = vec!["dir", "commit"];
         known.extend_from_slice(SecretStore::OPTIONS);
         check_options(attrs, &known)?;
+        let root = stack_dir.join(text_option(attrs, "dir", "out")?);
         Ok(GitOps {
-            root: stack_dir.join(text_option(attrs, "dir", "out")?),
+            resolved_root: files::resolved(&root),
+            root,
             store: SecretStore::from_options(attrs)?,
             commit: bool_option(attrs, "commit", false)?,
-            layout: std::sync::Arc::new(Mutex::new(())),
         })
     }
 
@@ -65,7 +74,7 @@ impl GitOps {
                 .get("path")
                 .and_then(Json::as_str)
                 .ok_or_else(|| invalid("path", "`file.text` needs a `path`"))?;
-            check_relative(path)?;
+            files::check_relative(path)?;
             let content = match inputs.get("content") {
                 Some(Json::String(text)) => text.clone(),
                 Some(other) if other.get("$secret").is_some() || other.get("$template").is_some() => {
@@ -85,67 +94,36 @@ impl GitOps {
         Ok((path, render::yaml(&manifest)?))
     }
 
-    /// An absolute path under the root, refusing anything that could leave it.
-    fn full_path(&self, relative: &str) -> Result<PathBuf, ProviderError> {
-        check_relative(relative)?;
-        Ok(self.root.join(relative))
-    }
-
     fn write(&self, relative: &str, content: &str) -> Result<(), ProviderError> {
-        let path = self.full_path(relative)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        }
-        let temp = path.with_extension("obp-tmp");
-        std::fs::write(&temp, content).map_err(|e| io(&temp, e))?;
-        std::fs::rename(&temp, &path).map_err(|e| io(&path, e))?;
-        self.relayout(relative)
+        files::write(&self.root, relative, content)
     }
 
     fn remove(&self, relative: &str) -> Result<(), ProviderError> {
-        let path = self.full_path(relative)?;
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(&path, e)),
-        }
-        self.relayout(relative)
-    }
-
-    /// Rewrites the kustomization of the file's directory and of the root.
-    fn relayout(&self, relative: &str) -> Result<(), ProviderError> {
-        let _guard = self
-            .layout
-            .lock()
-            .map_err(|_| ProviderError::Remote("layout lock poisoned".to_owned()))?;
-        let Some(first) = Path::new(relative).components().next() else {
-            return Ok(());
-        };
-        if Path::new(relative).components().count() > 1 {
-            let dir = self.root.join(first.as_os_str());
-            kustomize(&dir, &generated_files(&dir))?;
-        }
-        let subdirs: Vec<String> = std::fs::read_dir(&self.root)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter(|e| e.path().join("kustomization.yaml").is_file())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut resources = generated_files(&self.root);
-        resources.extend(subdirs);
-        kustomize(&self.root, &resources)
+        files::remove_file(&self.root, relative)
     }
 
     fn read_file(&self, relative: &str) -> Result<Option<String>, ProviderError> {
-        let path = self.full_path(relative)?;
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path, e)),
+        files::read(&self.root, relative)
+    }
+
+    /// Refuses an output directory that holds `state` (the state file, or its journal, backup,
+    /// lock or temp file beside it): a rendered file could overwrite it, and the sweep of
+    /// strays and the kustomizations would treat the stack directory as obp's.
+    pub fn check_state_outside(&self, state: &Path) -> Result<(), ProviderError> {
+        let state = files::resolved(state);
+        if !state.starts_with(&self.resolved_root) {
+            return Ok(());
         }
+        Err(ProviderError::Rejected {
+            code: STATE_INSIDE,
+            attribute: None,
+            message: format!(
+                "the output directory `{}` contains the state file `{}` (and its journal, backup and lock)",
+                self.root.display(),
+                state.display()
+            ),
+            help: "give the provider a directory of its own, such as `dir = \"out\"`, or keep the state elsewhere with `backend local { path = \"…\" }`".to_owned(),
+        })
     }
 
     fn recorded(inputs: &BTreeMap<String, Json>, path: String) -> Recorded {
@@ -154,77 +132,6 @@ impl GitOps {
             outputs: BTreeMap::from([("path".to_owned(), json!(path))]),
         }
     }
-}
-
-fn io(path: &Path, error: std::io::Error) -> ProviderError {
-    ProviderError::Remote(format!("{}: {error}", path.display()))
-}
-
-/// A relative path of normal components only: no `..`, no root, nothing empty.
-fn check_relative(path: &str) -> Result<(), ProviderError> {
-    let ok = !path.is_empty()
-        && Path::new(path)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-        && !path.contains('\\');
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            "path",
-            format!(
-                "`{path}` must stay inside the output directory (a relative path without `..`)"
-            ),
-        ))
-    }
-}
-
-/// YAML files in `dir` that obp generated (they start with [`HEADER`]), sorted.
-fn generated_files(dir: &Path) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.ends_with(".yaml")
-                        && name != "kustomization.yaml"
-                        && std::fs::read_to_string(e.path()).is_ok_and(|t| t.starts_with(HEADER))
-                })
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-/// Writes (or, when there is nothing to list, removes) `dir/kustomization.yaml`.
-fn kustomize(dir: &Path, resources: &[String]) -> Result<(), ProviderError> {
-    let path = dir.join("kustomization.yaml");
-    if resources.is_empty() {
-        match std::fs::remove_file(&path) {
-            Ok(()) | Err(_) => {}
-        }
-        // Leave the directory if anything else (not ours) is still in it.
-        let _ = std::fs::remove_dir(dir);
-        return Ok(());
-    }
-    let mut sorted = resources.to_vec();
-    sorted.sort();
-    let manifest = json!({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": sorted,
-    });
-    let text = render::yaml(&manifest)?;
-    if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let temp = dir.join(".kustomization.yaml.obp-tmp");
-    std::fs::write(&temp, &text).map_err(|e| io(&temp, e))?;
-    std::fs::rename(&temp, &path).map_err(|e| io(&path, e))
 }
 
 /// Resource schemas: every known Kubernetes kind plus `file.text`.
@@ -267,10 +174,31 @@ impl Provider for GitOps {
         if inputs.values().any(obp_engine::resolve::is_unknown) {
             return Vec::new();
         }
-        match self.render(_resource.rtype, inputs) {
-            Ok(_) => Vec::new(),
+        // A symlink planted where the file goes is refused now, before anything is written
+        // (apply checks again as it writes).
+        match self
+            .render(_resource.rtype, inputs)
+            .and_then(|(path, _)| files::check_writable(&self.root, &path))
+        {
+            Ok(()) => Vec::new(),
             Err(error) => vec![error],
         }
+    }
+
+    /// The file a resource is written to, under the resolved root: two resources rendering
+    /// the same object (kind, namespace and name) or the same `file.text` path claim one file.
+    fn claims(&self, resource: &ResourceRef<'_>, inputs: &BTreeMap<String, Json>) -> Vec<Claim> {
+        if inputs.values().any(obp_engine::resolve::is_unknown) {
+            return Vec::new();
+        }
+        match self.render(resource.rtype, inputs) {
+            Ok((path, _)) => vec![format!("`{}`", self.resolved_root.join(path).display())],
+            Err(_) => Vec::new(),
+        }
+    }
+
+    async fn sweep(&self, owned: &[Owned<'_>], remove: bool) -> Result<Sweep, ProviderError> {
+        sweep::sweep(&self.root, owned, remove)
     }
 
     async fn create(

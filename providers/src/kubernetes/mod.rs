@@ -496,6 +496,51 @@ impl Provider for Kubernetes {
         }
     }
 
+    /// The object on this provider's cluster: API group, kind, namespace and name (the
+    /// version is left out: one object is served under every version of its group).
+    fn claims(
+        &self,
+        resource: &ResourceRef<'_>,
+        inputs: &BTreeMap<String, Json>,
+    ) -> Vec<obp_engine::provider::Claim> {
+        if inputs.values().any(obp_engine::resolve::is_unknown) {
+            return Vec::new();
+        }
+        let Ok((_, manifest)) = self.manifest(resource.rtype, inputs) else {
+            return Vec::new();
+        };
+        let Ok(identity) = Identity::of(&manifest) else {
+            return Vec::new();
+        };
+        let group = identity.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let object = match &identity.namespace {
+            Some(namespace) => format!("{namespace}/{}", identity.name),
+            None => identity.name.clone(),
+        };
+        let kubeconfig = self
+            .settings
+            .kubeconfig
+            .as_ref()
+            .map_or("the default kubeconfig".to_owned(), |k| {
+                format!("`{}`", k.display())
+            });
+        let context = self
+            .settings
+            .context
+            .as_ref()
+            .map_or("its current context".to_owned(), |c| {
+                format!("context `{c}`")
+            });
+        let kind = if group.is_empty() {
+            identity.kind.clone()
+        } else {
+            format!("{}.{group}", identity.kind)
+        };
+        vec![format!(
+            "{kind} `{object}` on the cluster of {kubeconfig}, {context}"
+        )]
+    }
+
     async fn create(
         &self,
         resource: &ResourceRef<'_>,
