@@ -87,6 +87,29 @@ impl Progress for Lines {
         ));
         self.tick();
     }
+    fn halted(&self, reason: &str, running: usize) {
+        self.line(format!(
+            "Stopping ({reason}): starting no new changes; {running} running change{} may finish.",
+            if running == 1 { "" } else { "s" }
+        ));
+    }
+}
+
+/// Addresses listed in a report before the rest are only counted.
+const LISTED: usize = 50;
+
+/// Prints one labelled line per address, the first [`LISTED`] of them.
+fn list(label: &str, addresses: &[String], why: &str) {
+    for address in addresses.iter().take(LISTED) {
+        println!("  {label} {address}{why}");
+    }
+    if addresses.len() > LISTED {
+        println!(
+            "  … and {} more {}",
+            addresses.len() - LISTED,
+            label.trim_end_matches(':')
+        );
+    }
 }
 
 fn doing(action: Action) -> &'static str {
@@ -125,7 +148,7 @@ pub async fn run(
     let Ok(stack) = Stack::load(args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let Ok(_lock) = stack
+    let Ok(lock) = stack
         .lock(if flags.destroy { "destroy" } else { "apply" })
         .await
     else {
@@ -136,13 +159,19 @@ pub async fn run(
     };
     print!("{}", render::human(&made, matches!(color, Color::Always)));
     if !made.has_changes() {
-        return Ok(ExitCode::SUCCESS);
+        if made.drift.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Live already matches the configuration, but not state (an apply killed after its
+        // write, or a hand change to exactly the configured value): record what is live, so
+        // that drift does not report obp's own writes. Nothing outside state changes.
+        return execute(&stack, &made, &flags, &lock.info().id).await;
     }
-    if !flags.auto_approve && !confirm(flags.destroy)? {
+    if !flags.auto_approve && !confirm(flags.destroy).await? {
         println!("Apply cancelled.");
         return Ok(ExitCode::FAILURE);
     }
-    execute(&stack, &made, &flags).await
+    execute(&stack, &made, &flags, &lock.info().id).await
 }
 
 async fn run_saved(path: &Path, flags: Flags, color: Color) -> anyhow::Result<ExitCode> {
@@ -166,7 +195,7 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> anyhow::Result<Ex
     let Ok(stack) = Stack::load(&stack_args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let Ok(_lock) = stack.lock("apply").await else {
+    let Ok(lock) = stack.lock("apply").await else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(state) = stack.state().await else {
@@ -185,11 +214,14 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> anyhow::Result<Ex
             auto_approve: true,
             ..flags
         },
+        &lock.info().id,
     )
     .await
 }
 
-fn confirm(destroy: bool) -> anyhow::Result<bool> {
+/// Asks for `yes`; the answer is read off the async runtime so that a Ctrl-C at the prompt
+/// still ends the command (and releases the lock).
+async fn confirm(destroy: bool) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("apply needs confirmation: run it in a terminal, or pass --auto-approve (or apply a saved plan)");
     }
@@ -200,19 +232,34 @@ fn confirm(destroy: bool) -> anyhow::Result<bool> {
     };
     print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map(|_| answer)
+    })
+    .await??;
     Ok(answer.trim() == "yes")
 }
 
-async fn execute(stack: &Stack, made: &Plan, flags: &Flags) -> anyhow::Result<ExitCode> {
+async fn execute(
+    stack: &Stack,
+    made: &Plan,
+    flags: &Flags,
+    lock_id: &str,
+) -> anyhow::Result<ExitCode> {
     let Ok(state) = stack.state().await else {
         return Ok(ExitCode::FAILURE);
     };
     println!();
     let options = ApplyOptions {
         parallelism: flags.parallelism,
+        ..ApplyOptions::default()
     };
+    // From here on a first Ctrl-C (or SIGTERM) stops the walk cleanly instead of abandoning
+    // the command.
+    let _walking = super::interrupt::walking(options.stop.clone(), lock_id);
     let total = made
         .changes
         .iter()
@@ -274,21 +321,44 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags) -> anyhow::Result<Ex
         print_outputs(&report.state.outputs);
         Ok(ExitCode::SUCCESS)
     } else {
-        println!(
-            "\nApply incomplete: {summary}; {} failed, {} skipped.",
-            report.failed.len(),
-            report.skipped.len()
-        );
+        match &report.halted {
+            Some(reason) => println!(
+                "\nApply stopped ({reason}): {summary}; {} failed, {} skipped, {} not started.",
+                report.failed.len(),
+                report.skipped.len(),
+                report.not_started.len()
+            ),
+            None => println!(
+                "\nApply incomplete: {summary}; {} failed, {} skipped.",
+                report.failed.len(),
+                report.skipped.len()
+            ),
+        }
         for (address, error) in &report.failed {
             println!("  failed:  {address}: {error}");
         }
         for (address, because) in &report.skipped {
             println!("  skipped: {address} (waits for {because})");
         }
-        println!(
-            "Everything that succeeded is recorded in state; fix the cause and run apply again."
+        list(
+            "not recorded:",
+            &report.unrecorded,
+            " (done, but state could not record it)",
         );
-        Ok(ExitCode::FAILURE)
+        list(
+            "interrupted:",
+            &report.interrupted,
+            " (abandoned while running; the next plan reads what is live)",
+        );
+        list("not started:", &report.not_started, "");
+        if report.state_error.is_some() {
+            println!("Everything recorded before the state error is in state; fix the cause and run apply again: its plan reads what is live.");
+        } else {
+            println!(
+                "Everything that succeeded is recorded in state; fix the cause and run apply again."
+            );
+        }
+        Ok(super::interrupt::exit_code(&options.stop))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use obp_engine::errors::StateError;
+use obp_engine::errors::{ApplyError, StateError};
 use obp_engine::provider::ResourceRef;
 use obp_engine::render;
 use obp_engine::state::{JournalEntry, ResourceState, State};
@@ -212,6 +212,7 @@ pub async fn refresh(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode>
     };
     let addresses: Vec<String> = state.resources.keys().cloned().collect();
     let mut changed = 0;
+    let mut failures = Vec::new();
     for address in addresses {
         let resource = state.resources[&address].clone();
         let Some(provider) = stack.providers.get(&resource.provider) else {
@@ -245,14 +246,28 @@ pub async fn refresh(args: &StackArgs, color: Color) -> anyhow::Result<ExitCode>
                 });
                 changed += 1;
             }
-            Err(error) => println!("{address}: cannot be read: {error}"),
+            Err(error) => failures.push(ApplyError::ReadFailed {
+                address: address.clone(),
+                provider: resource.provider.clone(),
+                message: error.to_string(),
+                others: 0,
+            }),
         }
     }
+    // What could be read is recorded even when something could not.
     if changed > 0 {
         if let Err(error) = stack.backend.write(&state).await {
             stack.fail(error);
             return Ok(ExitCode::FAILURE);
         }
+    }
+    if !failures.is_empty() {
+        let count = failures.len();
+        stack.report(&obp_engine::plan::read_failures(failures));
+        println!(
+            "Refresh incomplete: {changed} resource(s) updated in state; {count} could not be read and keep what state recorded."
+        );
+        return Ok(ExitCode::FAILURE);
     }
     println!("Refresh complete: {changed} resource(s) updated in state.");
     Ok(ExitCode::SUCCESS)
