@@ -357,3 +357,39 @@ fn a_first_ctrl_c_stops_the_apply_cleanly() {
     assert!(created.len() < 1500);
     stack.converge_and_check(&["apply", "-auto-approve"], "the apply after Ctrl-C");
 }
+
+#[test]
+fn ctrl_c_outside_the_walk_releases_the_lock() {
+    let stack = Stack::new(1500);
+    let (code, text) = stack.run(&["apply", "-auto-approve"]);
+    assert_eq!(code, Some(0), "{text}");
+    // `plan` holds the lock while it reads every file.
+    let mut child = stack
+        .command(&["plan"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = stack.path().join("obp.state.json.lock");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lock.exists() && child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "plan never took the lock");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Unless plan had finished already, it stopped with 130 and said so.
+    if output.status.code() != Some(0) {
+        assert_eq!(output.status.code(), Some(130), "{stderr}");
+        assert!(
+            stderr.contains("SIGINT: stopped; nothing was changed"),
+            "{stderr}"
+        );
+    }
+    assert!(!lock.exists(), "the lock was left behind");
+}

@@ -69,17 +69,20 @@ impl Signals {
     }
 }
 
-/// Runs a command, handling SIGINT and SIGTERM as the module documentation says.
+/// Runs a command, handling SIGINT and SIGTERM as the module documentation says. The command
+/// runs as its own task, so that a signal is noticed even while it computes without yielding.
 pub async fn guarded(
-    command: impl Future<Output = anyhow::Result<ExitCode>>,
+    command: impl Future<Output = anyhow::Result<ExitCode>> + Send + 'static,
 ) -> anyhow::Result<ExitCode> {
     let Ok(mut signals) = Signals::new() else {
         return command.await;
     };
-    let mut command = Box::pin(command);
+    let mut task = tokio::spawn(command);
     loop {
         let (name, code) = tokio::select! {
-            result = &mut command => return result,
+            result = &mut task => {
+                return result.unwrap_or_else(|e| Err(anyhow::anyhow!("the command stopped: {e}")));
+            }
             signal = signals.next() => signal,
         };
         let walk = WALK
@@ -100,8 +103,10 @@ pub async fn guarded(
                 exit(code);
             }
             None => {
-                // Nothing was changed yet: dropping the command releases its lock.
-                drop(command);
+                // Nothing was changed yet: ending the command drops its lock guard (at its next
+                // await; a command busy computing holds no lock yet).
+                task.abort();
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut task).await;
                 eprintln!("\n{name}: stopped; nothing was changed.");
                 exit(code);
             }

@@ -246,7 +246,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(interrupt::guarded(async {
+    let result = runtime.block_on(interrupt::guarded(async move {
         match cli.command {
             Command::Validate { stack, json } => validate::run(&stack, json, color),
             Command::Eval { stack } => eval::run(&stack, color),
