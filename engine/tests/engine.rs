@@ -714,3 +714,38 @@ async fn apply_records_what_refresh_read_so_its_own_writes_are_not_drift() {
         json!("gold")
     );
 }
+
+#[tokio::test]
+async fn a_resource_that_cannot_be_read_fails_the_plan_naming_it() {
+    let fx = Fixture::new(&wide(15));
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.memory.fail_read("mem.thing.x[\"k3\"]");
+    let state = fx.state().await;
+    let options = PlanOptions {
+        refresh: true,
+        ..PlanOptions::default()
+    };
+    let errors = plan(&fx.config(), state.clone(), &fx.providers, &options)
+        .await
+        .expect_err("an unreadable resource cannot be planned as unchanged");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].code, "E0720");
+    assert!(errors[0].message.contains("mem.thing.x[\"k3\"]"));
+    // Many failures: the first ten by name, the rest counted in the last.
+    for n in 0..15 {
+        fx.memory.fail_read(&format!("mem.thing.x[\"k{n}\"]"));
+    }
+    let errors = plan(&fx.config(), state.clone(), &fx.providers, &options)
+        .await
+        .unwrap_err();
+    assert_eq!(errors.len(), 10);
+    assert!(errors[9]
+        .message
+        .contains("and 5 more resources could not be read"));
+    // Without refresh, state is planned from as it is.
+    assert!(
+        plan(&fx.config(), state, &fx.providers, &PlanOptions::default())
+            .await
+            .is_ok()
+    );
+}
