@@ -29,6 +29,8 @@ pub struct MemoryProvider {
     pub panic_on: Mutex<BTreeSet<String>>,
     /// Addresses whose read fails.
     pub fail_reads: Mutex<BTreeSet<String>>,
+    /// Addresses whose create, update or delete takes this long (a slow server).
+    pub slow: Mutex<BTreeMap<String, std::time::Duration>>,
     pub calls: Mutex<Vec<String>>,
     next_id: Mutex<u64>,
 }
@@ -49,6 +51,20 @@ impl MemoryProvider {
     pub fn panic(&self, address: &str) {
         if let Ok(mut set) = self.panic_on.lock() {
             set.insert(address.to_owned());
+        }
+    }
+
+    /// Makes create, update and delete of `address` take `delay`.
+    pub fn slow(&self, address: &str, delay: std::time::Duration) {
+        if let Ok(mut slow) = self.slow.lock() {
+            slow.insert(address.to_owned(), delay);
+        }
+    }
+
+    async fn pause(&self, address: &str) {
+        let delay = self.slow.lock().ok().and_then(|s| s.get(address).copied());
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
         }
     }
 
@@ -181,6 +197,7 @@ impl Provider for MemoryProvider {
         inputs: &BTreeMap<String, Json>,
     ) -> Result<Recorded, ProviderError> {
         self.check("create", resource.address)?;
+        self.pause(resource.address).await;
         let id = self.new_id();
         if let Ok(mut objects) = self.objects.lock() {
             objects.insert(id.clone(), (resource.address.to_owned(), inputs.clone()));
@@ -198,6 +215,7 @@ impl Provider for MemoryProvider {
         inputs: &BTreeMap<String, Json>,
     ) -> Result<Recorded, ProviderError> {
         self.check("update", resource.address)?;
+        self.pause(resource.address).await;
         if let Ok(mut objects) = self.objects.lock() {
             match objects.get_mut(&id_of(prior)) {
                 Some((_, object)) => *object = inputs.clone(),
@@ -221,6 +239,7 @@ impl Provider for MemoryProvider {
         prior: &Recorded,
     ) -> Result<(), ProviderError> {
         self.check("delete", resource.address)?;
+        self.pause(resource.address).await;
         if let Ok(mut objects) = self.objects.lock() {
             objects.remove(&id_of(prior));
         }

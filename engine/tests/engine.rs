@@ -749,3 +749,47 @@ async fn a_resource_that_cannot_be_read_fails_the_plan_naming_it() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn after_a_stop_a_change_that_outlasts_the_grace_period_is_abandoned() {
+    let fx = Fixture::new(&wide(6));
+    let plan = fx.plan().await;
+    fx.memory
+        .slow("mem.thing.x[\"k1\"]", std::time::Duration::from_secs(30));
+    let options = ApplyOptions {
+        parallelism: 2,
+        grace: std::time::Duration::from_millis(200),
+        ..ApplyOptions::default()
+    };
+    /// Asks for a stop once the slow change runs.
+    struct StopWhenSlowStarts(obp_engine::apply::Stop);
+    impl obp_engine::apply::Progress for StopWhenSlowStarts {
+        fn started(&self, change: &obp_engine::plan::Change) {
+            if change.address == "mem.thing.x[\"k1\"]" {
+                self.0.request("interrupted by SIGTERM");
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let state = fx.state().await;
+    let report = apply(
+        &plan,
+        state,
+        &fx.providers,
+        fx.backend.clone(),
+        &options,
+        Arc::new(StopWhenSlowStarts(options.stop.clone())),
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the grace period did not bound the wait"
+    );
+    assert_eq!(report.interrupted, ["mem.thing.x[\"k1\"]"]);
+    assert_eq!(report.succeeded.len(), 1, "{report:?}");
+    assert_eq!(report.not_started.len(), 4);
+    // What finished is in the state written at the end.
+    assert!(report.state_error.is_none());
+    assert_eq!(fx.state().await.resources.len(), 1);
+    assert!(!fx.backend.journal_path().exists());
+}
