@@ -17,11 +17,17 @@ pub const UNREADABLE_LOCK: &str = "unreadable";
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     path: PathBuf,
+    /// The id of the lock this backend took, while its guard lives: every write first checks
+    /// that the lock file still names it (a `force-unlock` and another run may have taken it).
+    held: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl LocalBackend {
     pub fn new(path: impl Into<PathBuf>) -> LocalBackend {
-        LocalBackend { path: path.into() }
+        LocalBackend {
+            path: path.into(),
+            held: Default::default(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -82,7 +88,37 @@ impl LocalBackend {
         Ok(state)
     }
 
+    /// Fails when the lock this backend took no longer names it.
+    fn check_lock(&self) -> Result<(), StateError> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(id) = held else {
+            return Ok(());
+        };
+        let path = self.lock_path();
+        let holder = fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<LockInfo>(&text).ok());
+        match holder {
+            Some(holder) if holder.id == id => Ok(()),
+            Some(holder) => Err(StateError::LockLost {
+                location: self.describe(),
+                reason: format!(
+                    "`{}` now names lock {} ({} by {})",
+                    path.display(),
+                    holder.id,
+                    holder.operation,
+                    holder.who
+                ),
+            }),
+            None => Err(StateError::LockLost {
+                location: self.describe(),
+                reason: format!("`{}` was removed (force-unlock?)", path.display()),
+            }),
+        }
+    }
+
     fn write_sync(&self, state: &State) -> Result<(), StateError> {
+        self.check_lock()?;
         let mut owned;
         let state = if state.lineage.is_empty() {
             owned = state.clone();
@@ -124,6 +160,7 @@ impl LocalBackend {
         if entries.is_empty() {
             return Ok(());
         }
+        self.check_lock()?;
         let journal = self.journal_path();
         if let Some(dir) = journal.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|e| self.io(dir, e))?;
@@ -229,6 +266,8 @@ fn sync_dir(path: &Path) {
 struct LocalLock {
     path: PathBuf,
     info: LockInfo,
+    /// The backend's record of the lock it holds, cleared on drop.
+    held: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl LockGuard for LocalLock {
@@ -239,6 +278,11 @@ impl LockGuard for LocalLock {
 
 impl Drop for LocalLock {
     fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.as_deref() == Some(self.info.id.as_str()) {
+            *held = None;
+        }
+        drop(held);
         // Only remove our own lock, never one a force-unlock let someone else take.
         if let Ok(text) = fs::read_to_string(&self.path) {
             if serde_json::from_str::<LockInfo>(&text).is_ok_and(|held| held.id == self.info.id) {
@@ -300,7 +344,12 @@ impl Backend for LocalBackend {
         match linked {
             Ok(()) => {
                 sync_dir(&path);
-                Ok(Box::new(LocalLock { path, info }))
+                *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(info.id.clone());
+                Ok(Box::new(LocalLock {
+                    path,
+                    info,
+                    held: self.held.clone(),
+                }))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let text = fs::read_to_string(&path).unwrap_or_default();
@@ -503,5 +552,31 @@ mod tests {
             .unwrap();
         cut_torn_tail(&mut file).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "one\n");
+    }
+
+    #[tokio::test]
+    async fn a_holder_whose_lock_was_taken_over_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path().join("obp.state.json"));
+        let guard = backend.lock(LockInfo::new("apply")).await.unwrap();
+        let put = JournalEntry::Put {
+            address: "t.x.a".into(),
+            resource: resource(1),
+        };
+        backend.append(std::slice::from_ref(&put)).await.unwrap();
+        // Someone force-unlocks it and another run takes the lock.
+        let other = LocalBackend::new(dir.path().join("obp.state.json"));
+        other.force_unlock(&guard.info().id).await.unwrap();
+        let _theirs = other.lock(LockInfo::new("apply")).await.unwrap();
+        let error = backend.append(&[put]).await.unwrap_err();
+        assert!(matches!(error, StateError::LockLost { .. }), "{error:?}");
+        assert!(matches!(
+            backend.write(&State::new()).await,
+            Err(StateError::LockLost { .. })
+        ));
+        assert_eq!(backend.read().await.unwrap().unwrap().serial, 1);
+        // Dropping the stale guard leaves the other run's lock alone.
+        drop(guard);
+        assert!(other.lock_path().exists());
     }
 }
