@@ -123,6 +123,7 @@ pub async fn strays(state: &State, providers: &Providers) -> Result<Vec<Drift>, 
                         kind: kind.to_owned(),
                         diffs: Vec::new(),
                         detail: None,
+                        live: None,
                     }));
                 }
             }

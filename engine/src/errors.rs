@@ -59,6 +59,10 @@ pub enum StateError {
         path: String,
         holder: Option<Box<LockInfo>>,
     },
+    /// A lock file that names no holder (empty or damaged: a run killed while taking it,
+    /// by an obp that did not create lock files atomically, or a hand edit).
+    #[error("state is locked by `{path}`, which names no holder (the file is empty or damaged)")]
+    LockUnreadable { path: String },
     /// The state file cannot be parsed.
     #[error("state `{path}` is corrupt: {reason}")]
     Corrupt { path: String, reason: String },
@@ -124,6 +128,16 @@ pub enum StateError {
         claim: String,
         spans: (Option<Span>, Option<Span>),
     },
+    /// A complete journal entry that cannot be read (only a torn last line is expected damage).
+    #[error("the state journal `{path}` is damaged at line {line}: {reason}")]
+    JournalDamaged {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+    /// The lock this run held is gone (its database session ended): another run may hold it.
+    #[error("the state lock on {location} was lost: {reason}")]
+    LockLost { location: String, reason: String },
 }
 
 impl IntoDiagnostic for StateError {
@@ -133,8 +147,11 @@ impl IntoDiagnostic for StateError {
             StateError::Locked { .. } => Diagnostic::error("E0601", message).help(
                 "wait for the other operation to finish; if it crashed, run `obp force-unlock LOCK_ID`",
             ),
+            StateError::LockUnreadable { .. } => Diagnostic::error("E0601", message).help(
+                "if no obp is working on this state, remove the lock with `obp force-unlock unreadable`",
+            ),
             StateError::Corrupt { .. } => Diagnostic::error("E0602", message)
-                .help("restore the `.backup` file beside it, or fix the JSON by hand"),
+                .help("restore the `.backup` file beside it (the state before the last apply; `obp plan` then shows what that apply created as creates), or fix the JSON by hand"),
             StateError::Io { .. } => Diagnostic::error("E0603", message)
                 .help("check that the path exists and is writable"),
             StateError::StaleConfig { .. } => Diagnostic::error("E0604", message)
@@ -180,6 +197,10 @@ impl IntoDiagnostic for StateError {
                 }
                 diagnostic
             }
+            StateError::JournalDamaged { .. } => Diagnostic::error("E0617", message)
+                .help("nothing was read or written; the entries before that line are intact: keep a copy of the journal, delete the damaged line (or everything from it on), then run `obp plan`: it reads the live objects and shows what state lost"),
+            StateError::LockLost { .. } => Diagnostic::error("E0618", message)
+                .help("this run started nothing new after it noticed and did not write its final state; wait for any other run to finish, then run `obp plan` to see what is left"),
         }
     }
 }
@@ -232,6 +253,22 @@ pub enum ApplyError {
     /// A value that should be known after its resource was applied is still unknown.
     #[error("`{address}`: {what} is still unknown after apply")]
     StillUnknown { address: String, what: String },
+    /// A create found its object already there.
+    #[error("creating `{address}` failed: {message}")]
+    AlreadyExists {
+        address: String,
+        id: String,
+        message: String,
+    },
+    /// Reading a resource from its provider failed (refresh, drift): what is live is unknown.
+    #[error("cannot read `{address}` from provider `{provider}`: {message}{}", if *others > 0 { format!(" (and {others} more resources could not be read)") } else { String::new() })]
+    ReadFailed {
+        address: String,
+        provider: String,
+        message: String,
+        /// How many further failures this one stands for (long lists are cut).
+        others: usize,
+    },
     /// A provider configured from a resource that does not exist yet.
     #[error("provider `{name}` is configured from `{dependency}`, which is not applied yet")]
     ProviderDependsOnResource {
@@ -246,6 +283,11 @@ impl ApplyError {
     /// provider refused with one, else E0704.
     pub fn from_provider(address: &str, action: &str, error: ProviderError) -> ApplyError {
         match error {
+            ProviderError::AlreadyExists { message, id } => ApplyError::AlreadyExists {
+                address: address.to_owned(),
+                id,
+                message,
+            },
             ProviderError::Rejected { code, ref help, .. } => ApplyError::Rejected {
                 subject: format!("{action} `{address}`"),
                 code,
@@ -283,6 +325,10 @@ impl IntoDiagnostic for ApplyError {
             }
             ApplyError::Failed { .. } => Diagnostic::error("E0704", message)
                 .help("fix the cause and run apply again: everything that succeeded is in state"),
+            ApplyError::AlreadyExists { address, id, .. } => Diagnostic::error("E0721", message)
+                .help(format!("if it is the object this resource stands for (an earlier apply made it and was stopped before recording it), adopt it: `obp import '{address}' '{id}'`, then run apply again; otherwise rename the resource or remove the object")),
+            ApplyError::ReadFailed { .. } => Diagnostic::error("E0720", message)
+                .help("check that the provider's server is reachable and its credentials are valid, then run the command again; `-refresh=false` plans from state without reading (and cannot see drift)"),
             ApplyError::StillUnknown { .. } => Diagnostic::error("E0705", message)
                 .help("the provider did not report this attribute; check its name against the provider's schema"),
             ApplyError::ProviderDependsOnResource { span, dependency, .. } => {

@@ -86,6 +86,10 @@ pub struct Drift {
     pub diffs: Vec<AttrDiff>,
     /// A provider's own explanation, such as a unified diff of a file.
     pub detail: Option<String>,
+    /// What was read (for `changed`): apply records it, so that state says what is live even
+    /// for resources it leaves alone — such as obp's own write that a crash kept from state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<Recorded>,
 }
 
 /// A complete plan; written by `plan -out` and applied by `apply FILE`.
@@ -210,7 +214,7 @@ pub async fn plan(
     }
 
     let mut drift = if options.refresh {
-        refresh(&mut prior, providers).await
+        refresh(&mut prior, providers).await?
     } else {
         Vec::new()
     };
@@ -485,9 +489,28 @@ fn kind_of(json: &Json) -> &'static str {
     }
 }
 
-/// Reads every resource in state from its provider; updates `prior` and reports drift.
-async fn refresh(prior: &mut State, providers: &Providers) -> Vec<Drift> {
+/// Read failures reported one by one before the rest are summed up in the last.
+pub const READ_FAILURES_SHOWN: usize = 10;
+
+/// Turns read failures into diagnostics: the first few by name, the rest counted.
+pub fn read_failures(mut failures: Vec<ApplyError>) -> Vec<Diagnostic> {
+    let others = failures.len().saturating_sub(READ_FAILURES_SHOWN);
+    failures.truncate(READ_FAILURES_SHOWN);
+    if let Some(ApplyError::ReadFailed { others: count, .. }) = failures.last_mut() {
+        *count = others;
+    }
+    failures
+        .into_iter()
+        .map(IntoDiagnostic::into_diagnostic)
+        .collect()
+}
+
+/// Reads every resource in state from its provider; updates `prior` and reports drift. A
+/// resource that cannot be read is an error: what is live is unknown, so neither "no drift"
+/// nor a plan can be claimed.
+async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>, Vec<Diagnostic>> {
     let mut drift = Vec::new();
+    let mut failures = Vec::new();
     let addresses: Vec<String> = prior.resources.keys().cloned().collect();
     for address in addresses {
         let Some(recorded) = prior.resources.get(&address) else {
@@ -511,6 +534,7 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Vec<Drift> {
                         kind: "changed".to_owned(),
                         diffs,
                         detail,
+                        live: Some(live.clone()),
                     });
                 }
                 if live == before {
@@ -532,14 +556,23 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Vec<Drift> {
                     kind: "deleted".to_owned(),
                     diffs: Vec::new(),
                     detail: None,
+                    live: None,
                 });
                 prior.resources.remove(&address);
             }
-            // An unreadable resource is planned from state; apply will report the real error.
-            Err(_) => {}
+            Err(error) => failures.push(ApplyError::ReadFailed {
+                address: address.clone(),
+                provider: recorded.provider.clone(),
+                message: error.to_string(),
+                others: 0,
+            }),
         }
     }
-    drift
+    if failures.is_empty() {
+        Ok(drift)
+    } else {
+        Err(read_failures(failures))
+    }
 }
 
 /// The resources a targeted plan covers.

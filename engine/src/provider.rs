@@ -121,6 +121,10 @@ pub enum ProviderError {
     /// A wait (rollout, job) ran out of time or failed.
     #[error("{0}")]
     NotReady(String),
+    /// A create found the object already there (made outside obp, or by an apply that was
+    /// killed before it could record it); `id` is what `obp import` takes to adopt it.
+    #[error("{message}")]
+    AlreadyExists { message: String, id: String },
 }
 
 /// Something a planned resource occupies in its provider's world (an object identity, a file),

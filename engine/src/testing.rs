@@ -1,16 +1,19 @@
 //! A test-only in-memory provider for the engine's own tests and benchmarks (feature
 //! `testing`; the obp binary never enables it). It keeps objects in a map, can be told to fail
-//! on chosen addresses, and counts calls.
+//! on chosen addresses (or to panic, or to fail reads: faults a real server cannot be made to
+//! produce on demand), and counts calls.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::Value as Json;
 
+use crate::errors::StateError;
 use crate::provider::{
     AttrSchema, AttrType, Provider, ProviderError, Recorded, ResourceRef, ResourceSchema,
 };
+use crate::state::{Backend, JournalEntry, LockGuard, LockInfo, State};
 
 /// An object as stored: the address it was created for and its attributes.
 pub type Stored = (String, BTreeMap<String, Json>);
@@ -22,6 +25,12 @@ pub struct MemoryProvider {
     /// id → (address it was created for, attributes)
     pub objects: Mutex<BTreeMap<String, Stored>>,
     pub fail_on: Mutex<BTreeSet<String>>,
+    /// Addresses whose create, update or delete panics.
+    pub panic_on: Mutex<BTreeSet<String>>,
+    /// Addresses whose read fails.
+    pub fail_reads: Mutex<BTreeSet<String>>,
+    /// Addresses whose create, update or delete takes this long (a slow server).
+    pub slow: Mutex<BTreeMap<String, std::time::Duration>>,
     pub calls: Mutex<Vec<String>>,
     next_id: Mutex<u64>,
 }
@@ -38,9 +47,47 @@ impl MemoryProvider {
         }
     }
 
+    /// Makes create, update and delete of `address` panic.
+    pub fn panic(&self, address: &str) {
+        if let Ok(mut set) = self.panic_on.lock() {
+            set.insert(address.to_owned());
+        }
+    }
+
+    /// Makes create, update and delete of `address` take `delay`.
+    pub fn slow(&self, address: &str, delay: std::time::Duration) {
+        if let Ok(mut slow) = self.slow.lock() {
+            slow.insert(address.to_owned(), delay);
+        }
+    }
+
+    async fn pause(&self, address: &str) {
+        let delay = self.slow.lock().ok().and_then(|s| s.get(address).copied());
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Makes reading `address` fail (an unreachable server).
+    pub fn fail_read(&self, address: &str) {
+        if let Ok(mut set) = self.fail_reads.lock() {
+            set.insert(address.to_owned());
+        }
+    }
+
+    /// Clears every injected failure and panic.
     pub fn heal(&self) {
-        if let Ok(mut set) = self.fail_on.lock() {
-            set.clear();
+        for set in [&self.fail_on, &self.panic_on, &self.fail_reads] {
+            if let Ok(mut set) = set.lock() {
+                set.clear();
+            }
+        }
+    }
+
+    /// Deletes the object created for `address` behind obp's back.
+    pub fn vanish(&self, address: &str) {
+        if let Ok(mut objects) = self.objects.lock() {
+            objects.retain(|_, (created_for, _)| created_for != address);
         }
     }
 
@@ -76,6 +123,9 @@ impl MemoryProvider {
             return Err(ProviderError::Remote(format!(
                 "injected failure on {address}"
             )));
+        }
+        if self.panic_on.lock().is_ok_and(|p| p.contains(address)) {
+            panic!("injected panic on {address}");
         }
         Ok(())
     }
@@ -147,6 +197,7 @@ impl Provider for MemoryProvider {
         inputs: &BTreeMap<String, Json>,
     ) -> Result<Recorded, ProviderError> {
         self.check("create", resource.address)?;
+        self.pause(resource.address).await;
         let id = self.new_id();
         if let Ok(mut objects) = self.objects.lock() {
             objects.insert(id.clone(), (resource.address.to_owned(), inputs.clone()));
@@ -164,6 +215,7 @@ impl Provider for MemoryProvider {
         inputs: &BTreeMap<String, Json>,
     ) -> Result<Recorded, ProviderError> {
         self.check("update", resource.address)?;
+        self.pause(resource.address).await;
         if let Ok(mut objects) = self.objects.lock() {
             match objects.get_mut(&id_of(prior)) {
                 Some((_, object)) => *object = inputs.clone(),
@@ -187,6 +239,7 @@ impl Provider for MemoryProvider {
         prior: &Recorded,
     ) -> Result<(), ProviderError> {
         self.check("delete", resource.address)?;
+        self.pause(resource.address).await;
         if let Ok(mut objects) = self.objects.lock() {
             objects.remove(&id_of(prior));
         }
@@ -198,7 +251,16 @@ impl Provider for MemoryProvider {
         resource: &ResourceRef<'_>,
         prior: &Recorded,
     ) -> Result<Option<Recorded>, ProviderError> {
-        let _ = resource;
+        if self
+            .fail_reads
+            .lock()
+            .is_ok_and(|f| f.contains(resource.address))
+        {
+            return Err(ProviderError::Remote(format!(
+                "injected read failure on {}",
+                resource.address
+            )));
+        }
         let object = self
             .objects
             .lock()
@@ -224,5 +286,105 @@ impl Provider for MemoryProvider {
             }),
             None => Err(ProviderError::Remote(format!("no object `{id}`"))),
         }
+    }
+}
+
+/// A backend that passes everything to another one until told to fail: appends after a
+/// number of successful ones fail (a disk that fills up), or the lock is lost.
+pub struct FaultyBackend {
+    pub inner: Arc<dyn Backend>,
+    /// Successful appends left before every further append fails; `None`: never fail.
+    appends_left: Mutex<Option<usize>>,
+    lock_lost: Mutex<bool>,
+}
+
+impl FaultyBackend {
+    pub fn new(inner: Arc<dyn Backend>) -> FaultyBackend {
+        FaultyBackend {
+            inner,
+            appends_left: Mutex::new(None),
+            lock_lost: Mutex::new(false),
+        }
+    }
+
+    /// Lets `count` more appends succeed, then fails every append and write.
+    pub fn fail_after(&self, count: usize) {
+        if let Ok(mut left) = self.appends_left.lock() {
+            *left = Some(count);
+        }
+    }
+
+    /// Reports the lock as lost from now on.
+    pub fn lose_lock(&self) {
+        if let Ok(mut lost) = self.lock_lost.lock() {
+            *lost = true;
+        }
+    }
+
+    fn full(&self) -> StateError {
+        StateError::Io {
+            path: "faulty state".to_owned(),
+            reason: "No space left on device (injected)".to_owned(),
+        }
+    }
+
+    fn exhausted(&self) -> bool {
+        self.appends_left.lock().is_ok_and(|left| *left == Some(0))
+    }
+}
+
+#[async_trait]
+impl Backend for FaultyBackend {
+    fn describe(&self) -> String {
+        format!("faulty {}", self.inner.describe())
+    }
+
+    async fn read(&self) -> Result<Option<State>, StateError> {
+        self.inner.read().await
+    }
+
+    async fn write(&self, state: &State) -> Result<(), StateError> {
+        if self.exhausted() {
+            return Err(self.full());
+        }
+        if let Some(lost) = self.lost() {
+            return Err(lost);
+        }
+        self.inner.write(state).await
+    }
+
+    async fn append(&self, entries: &[JournalEntry]) -> Result<(), StateError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        if let Some(lost) = self.lost() {
+            return Err(lost);
+        }
+        if let Ok(mut left) = self.appends_left.lock() {
+            match *left {
+                Some(0) => return Err(self.full()),
+                Some(n) => *left = Some(n - 1),
+                None => {}
+            }
+        }
+        self.inner.append(entries).await
+    }
+
+    async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError> {
+        self.inner.lock(info).await
+    }
+
+    async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        self.inner.force_unlock(id).await
+    }
+
+    fn lost(&self) -> Option<StateError> {
+        self.lock_lost
+            .lock()
+            .is_ok_and(|lost| *lost)
+            .then(|| StateError::LockLost {
+                location: self.describe(),
+                reason: "its session ended (injected)".to_owned(),
+            })
     }
 }

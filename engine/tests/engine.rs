@@ -10,7 +10,7 @@ use obp_engine::plan::{plan, Action, Plan, PlanOptions};
 use obp_engine::provider::Providers;
 use obp_engine::state::local::LocalBackend;
 use obp_engine::state::{Backend, LockInfo, State};
-use obp_engine::testing::MemoryProvider;
+use obp_engine::testing::{FaultyBackend, MemoryProvider};
 use obp_engine::{render, saved};
 use obp_lang::Config;
 use serde_json::json;
@@ -72,17 +72,53 @@ impl Fixture {
     }
 
     async fn apply(&self, plan: &Plan) -> obp_engine::apply::ApplyReport {
+        self.apply_with(plan, self.backend.clone(), &ApplyOptions::default())
+            .await
+    }
+
+    async fn apply_with(
+        &self,
+        plan: &Plan,
+        backend: Arc<dyn Backend>,
+        options: &ApplyOptions,
+    ) -> obp_engine::apply::ApplyReport {
         let state = self.state().await;
         apply(
             plan,
             state,
             &self.providers,
-            self.backend.clone(),
-            &ApplyOptions::default(),
+            backend,
+            options,
             Arc::new(Quiet),
         )
         .await
     }
+
+    async fn destroy_plan(&self) -> Plan {
+        self.plan_with(PlanOptions {
+            destroy: true,
+            refresh: true,
+            ..PlanOptions::default()
+        })
+        .await
+    }
+}
+
+/// A stack of `count` independent things (every one ready at once).
+fn wide(count: usize) -> String {
+    let keys: Vec<String> = (0..count).map(|n| format!("\"k{n}\"")).collect();
+    format!(
+        "stack wide {{}}\nresource mem.thing x for each [{}] {{ name = \"x-${{each.key}}\" }}\n",
+        keys.join(", ")
+    )
+}
+
+fn creates(memory: &MemoryProvider) -> usize {
+    memory
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("create "))
+        .count()
 }
 
 fn actions(plan: &Plan) -> Vec<(String, Action)> {
@@ -507,4 +543,253 @@ output db_id = mem.thing.db.id
         state.resources["t[\"acme\"].mem.thing.db"].inputs["shared"],
         state.resources["mem.thing.shared"].outputs["id"]
     );
+}
+
+#[tokio::test]
+async fn a_panicking_provider_fails_its_change_and_skips_its_dependents() {
+    let fx = Fixture::new(CHAIN);
+    fx.memory.panic("mem.thing.app");
+    let report = fx.apply(&fx.plan().await).await;
+    assert!(!report.ok(), "a panic is never ok: {report:?}");
+    assert_eq!(
+        report.succeeded,
+        [("mem.thing.db".to_owned(), Action::Create)]
+    );
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert_eq!(report.failed[0].0, "mem.thing.app");
+    let message = report.failed[0].1.to_string();
+    assert!(
+        message.contains("panicked") && message.contains("injected panic on mem.thing.app"),
+        "{message}"
+    );
+    assert_eq!(report.skipped.len(), 2, "both webs wait for the app");
+    assert!(report.not_started.is_empty() && report.halted.is_none());
+    let state = fx.state().await;
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["mem.thing.db"]);
+    fx.memory.heal();
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    assert!(!fx.plan().await.has_changes());
+}
+
+#[tokio::test]
+async fn destroy_forgets_what_it_finds_already_gone() {
+    let fx = Fixture::new(CHAIN);
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    // Removed by hand (or deleted by a destroy killed before it could record it).
+    fx.memory.vanish("mem.thing.web[\"a\"]");
+    let destroy = fx.destroy_plan().await;
+    assert_eq!(destroy.count(Action::Delete), 3);
+    let report = fx.apply(&destroy).await;
+    assert!(report.ok(), "{report:?}");
+    assert!(
+        fx.state().await.resources.is_empty(),
+        "state still claims {:?}",
+        fx.state().await.resources.keys().collect::<Vec<_>>()
+    );
+    assert!(!fx.destroy_plan().await.has_changes());
+}
+
+#[tokio::test]
+async fn apply_forgets_what_it_finds_gone_even_when_the_recreate_fails() {
+    let fx = Fixture::new(CHAIN);
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.memory.vanish("mem.thing.web[\"a\"]");
+    fx.memory.fail("mem.thing.web[\"a\"]");
+    let report = fx.apply(&fx.plan().await).await;
+    assert_eq!(report.failed.len(), 1);
+    assert!(!fx
+        .state()
+        .await
+        .resources
+        .contains_key("mem.thing.web[\"a\"]"));
+}
+
+#[tokio::test]
+async fn a_failed_state_write_stops_starting_changes_and_names_what_did_not_start() {
+    let fx = Fixture::new(&wide(40));
+    let plan = fx.plan().await;
+    let faulty = Arc::new(FaultyBackend::new(fx.backend.clone()));
+    faulty.fail_after(3);
+    let options = ApplyOptions {
+        parallelism: 2,
+        ..ApplyOptions::default()
+    };
+    let report = fx.apply_with(&plan, faulty.clone(), &options).await;
+    assert!(!report.ok());
+    assert!(report.state_error.is_some());
+    assert_eq!(
+        report.halted.as_deref(),
+        Some("state can no longer be written")
+    );
+    // After the failed append only the changes already running may finish.
+    let created = creates(&fx.memory);
+    assert!(
+        created <= report.succeeded.len() + options.parallelism && created < 10,
+        "{created} creates started, {} recorded",
+        report.succeeded.len()
+    );
+    assert_eq!(report.succeeded.len() + report.unrecorded.len(), created);
+    assert!(!report.unrecorded.is_empty());
+    assert_eq!(report.not_started.len(), 40 - created, "{report:?}");
+    // The journal keeps what was recorded; the final write was not attempted over it.
+    let state = fx.state().await;
+    assert_eq!(state.resources.len(), report.succeeded.len());
+}
+
+#[tokio::test]
+async fn a_lost_lock_stops_starting_changes_and_skips_the_final_write() {
+    let fx = Fixture::new(&wide(20));
+    let plan = fx.plan().await;
+    let faulty = Arc::new(FaultyBackend::new(fx.backend.clone()));
+    faulty.lose_lock();
+    let report = fx
+        .apply_with(&plan, faulty.clone(), &ApplyOptions::default())
+        .await;
+    assert_eq!(creates(&fx.memory), 0);
+    assert_eq!(report.not_started.len(), 20);
+    assert!(report.halted.unwrap().contains("lock"));
+    assert!(matches!(
+        report.state_error,
+        Some(obp_engine::errors::StateError::LockLost { .. })
+    ));
+    assert!(!fx.dir.path().join("obp.state.json").exists());
+}
+
+#[tokio::test]
+async fn a_stop_request_lets_running_changes_finish_and_starts_nothing_new() {
+    let fx = Fixture::new(&wide(30));
+    let plan = fx.plan().await;
+    let options = ApplyOptions {
+        parallelism: 1,
+        ..ApplyOptions::default()
+    };
+    /// Asks for a stop when the fifth change starts.
+    struct StopAtFifth(obp_engine::apply::Stop, std::sync::atomic::AtomicUsize);
+    impl obp_engine::apply::Progress for StopAtFifth {
+        fn started(&self, _: &obp_engine::plan::Change) {
+            if self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 4 {
+                self.0.request("interrupted by SIGINT");
+            }
+        }
+    }
+    let state = fx.state().await;
+    let report = apply(
+        &plan,
+        state,
+        &fx.providers,
+        fx.backend.clone(),
+        &options,
+        Arc::new(StopAtFifth(options.stop.clone(), 0.into())),
+    )
+    .await;
+    assert_eq!(report.halted.as_deref(), Some("interrupted by SIGINT"));
+    assert_eq!(report.succeeded.len(), 5, "the running change finished");
+    assert_eq!(report.not_started.len(), 25);
+    assert!(report.state_error.is_none());
+    // The final state was written (no journal left) and holds the five.
+    assert!(!fx.backend.journal_path().exists());
+    assert_eq!(fx.state().await.resources.len(), 5);
+}
+
+#[tokio::test]
+async fn apply_records_what_refresh_read_so_its_own_writes_are_not_drift() {
+    let fx = Fixture::new(CHAIN);
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    // An update whose write landed but which a crash kept from state.
+    fx.edit(&CHAIN.replace("name = \"app\"", "name = \"app\", tier = \"gold\""));
+    fx.memory.tamper("mem.thing.app", "tier", json!("gold"));
+    let converge = fx.plan().await;
+    assert_eq!(converge.drift.len(), 1);
+    assert!(
+        !converge.has_changes(),
+        "live already matches the configuration"
+    );
+    assert!(fx.apply(&converge).await.ok());
+    assert!(
+        fx.plan().await.drift.is_empty(),
+        "obp's own write is reported as drift"
+    );
+    assert_eq!(
+        fx.state().await.resources["mem.thing.app"].inputs["tier"],
+        json!("gold")
+    );
+}
+
+#[tokio::test]
+async fn a_resource_that_cannot_be_read_fails_the_plan_naming_it() {
+    let fx = Fixture::new(&wide(15));
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.memory.fail_read("mem.thing.x[\"k3\"]");
+    let state = fx.state().await;
+    let options = PlanOptions {
+        refresh: true,
+        ..PlanOptions::default()
+    };
+    let errors = plan(&fx.config(), state.clone(), &fx.providers, &options)
+        .await
+        .expect_err("an unreadable resource cannot be planned as unchanged");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].code, "E0720");
+    assert!(errors[0].message.contains("mem.thing.x[\"k3\"]"));
+    // Many failures: the first ten by name, the rest counted in the last.
+    for n in 0..15 {
+        fx.memory.fail_read(&format!("mem.thing.x[\"k{n}\"]"));
+    }
+    let errors = plan(&fx.config(), state.clone(), &fx.providers, &options)
+        .await
+        .unwrap_err();
+    assert_eq!(errors.len(), 10);
+    assert!(errors[9]
+        .message
+        .contains("and 5 more resources could not be read"));
+    // Without refresh, state is planned from as it is.
+    assert!(
+        plan(&fx.config(), state, &fx.providers, &PlanOptions::default())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn after_a_stop_a_change_that_outlasts_the_grace_period_is_abandoned() {
+    let fx = Fixture::new(&wide(6));
+    let plan = fx.plan().await;
+    fx.memory
+        .slow("mem.thing.x[\"k1\"]", std::time::Duration::from_secs(30));
+    let options = ApplyOptions {
+        parallelism: 2,
+        grace: std::time::Duration::from_millis(200),
+        ..ApplyOptions::default()
+    };
+    /// Asks for a stop once the slow change runs.
+    struct StopWhenSlowStarts(obp_engine::apply::Stop);
+    impl obp_engine::apply::Progress for StopWhenSlowStarts {
+        fn started(&self, change: &obp_engine::plan::Change) {
+            if change.address == "mem.thing.x[\"k1\"]" {
+                self.0.request("interrupted by SIGTERM");
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let state = fx.state().await;
+    let report = apply(
+        &plan,
+        state,
+        &fx.providers,
+        fx.backend.clone(),
+        &options,
+        Arc::new(StopWhenSlowStarts(options.stop.clone())),
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the grace period did not bound the wait"
+    );
+    assert_eq!(report.interrupted, ["mem.thing.x[\"k1\"]"]);
+    assert_eq!(report.succeeded.len(), 1, "{report:?}");
+    assert_eq!(report.not_started.len(), 4);
+    // What finished is in the state written at the end.
+    assert!(report.state_error.is_none());
+    assert_eq!(fx.state().await.resources.len(), 1);
+    assert!(!fx.backend.journal_path().exists());
 }

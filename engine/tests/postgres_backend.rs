@@ -317,3 +317,123 @@ output app_id = mem.thing.app.id
     assert_eq!(count("journal", &ws).await, 0);
     assert!(count("states", &ws).await >= 1);
 }
+
+/// Ends the session holding `backend`'s advisory lock, as a network cut or a DBA would.
+async fn terminate_lock_session(backend: &PostgresBackend) {
+    let ended: bool = sql()
+        .await
+        .query_one(
+            "SELECT bool_or(pg_terminate_backend(pid)) FROM pg_locks
+             WHERE locktype = 'advisory' AND objsubid = 1
+               AND ((classid::bigint << 32) | objid::bigint) = $1",
+            &[&backend.lock_key()],
+        )
+        .await
+        .unwrap()
+        .get::<_, Option<bool>>(0)
+        .unwrap_or(false);
+    assert!(ended, "no session held the lock");
+}
+
+#[tokio::test]
+async fn a_lost_lock_session_is_noticed_by_the_heartbeat() {
+    let ws = workspace();
+    let backend = backend(&ws).with_heartbeat(Duration::from_millis(100));
+    let _guard = backend.lock(LockInfo::new("apply")).await.unwrap();
+    assert!(backend.lost().is_none());
+    terminate_lock_session(&backend).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while backend.lost().is_none() {
+        assert!(Instant::now() < deadline, "the heartbeat never noticed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let error = backend.append(&[put("mem.thing.a", 1)]).await.unwrap_err();
+    assert!(matches!(error, StateError::LockLost { .. }), "{error:?}");
+    assert_eq!(
+        count("journal", &ws).await,
+        0,
+        "nothing written after the loss"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_that_loses_its_lock_mid_way_starts_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<String> = (0..20).map(|n| format!("\"k{n}\"")).collect();
+    std::fs::write(
+        dir.path().join("stack.obp"),
+        format!(
+            "stack s {{}}\nresource mem.thing x for each [{}] {{ name = \"x-${{each.key}}\" }}\n",
+            keys.join(", ")
+        ),
+    )
+    .unwrap();
+    let checked = obp_lang::check_stack(dir.path(), &obp_lang::Options::default());
+    let config = checked.config.expect("valid stack");
+    let memory = Arc::new(MemoryProvider::new());
+    let mut providers = Providers::new();
+    providers.insert("mem", memory.clone());
+    let ws = workspace();
+    // No heartbeat during the walk: the check before each append must catch it on its own.
+    let holder = Arc::new(backend(&ws).with_heartbeat(Duration::from_secs(3600)));
+    let _lock = holder.lock(LockInfo::new("apply")).await.unwrap();
+    let state = holder.read().await.unwrap().unwrap_or_default();
+    let made = plan(&config, state.clone(), &providers, &PlanOptions::default())
+        .await
+        .unwrap();
+
+    /// Ends the lock session when the fifth change starts.
+    struct CutAtFifth(Arc<PostgresBackend>, AtomicU32);
+    impl obp_engine::apply::Progress for CutAtFifth {
+        fn started(&self, _: &obp_engine::plan::Change) {
+            if self.1.fetch_add(1, Ordering::SeqCst) == 4 {
+                let backend = self.0.clone();
+                std::thread::spawn(move || {
+                    tokio::runtime::Runtime::new()
+                        .unwrap()
+                        .block_on(terminate_lock_session(&backend));
+                })
+                .join()
+                .unwrap();
+            }
+        }
+    }
+    let options = ApplyOptions {
+        parallelism: 1,
+        ..ApplyOptions::default()
+    };
+    let report = apply(
+        &made,
+        state,
+        &providers,
+        holder.clone(),
+        &options,
+        Arc::new(CutAtFifth(holder.clone(), AtomicU32::new(0))),
+    )
+    .await;
+    assert!(
+        matches!(report.state_error, Some(StateError::LockLost { .. })),
+        "{report:?}"
+    );
+    assert!(report.halted.as_deref().unwrap_or("").contains("lock"));
+    assert_eq!(report.succeeded.len(), 4);
+    assert_eq!(
+        report.unrecorded.len(),
+        1,
+        "the fifth ran but was not recorded"
+    );
+    assert_eq!(report.not_started.len(), 15);
+    assert_eq!(
+        memory.calls().len(),
+        5,
+        "nothing started after the loss: {:?}",
+        memory.calls()
+    );
+    // The four recorded before the loss are in the journal; no final write happened.
+    assert_eq!(count("journal", &ws).await, 4);
+    assert_eq!(count("states", &ws).await, 0);
+    // And the lock is free for the next run, which sees the four.
+    let next = backend(&ws);
+    let _next_lock = next.lock(LockInfo::new("apply")).await.unwrap();
+    assert_eq!(next.read().await.unwrap().unwrap().resources.len(), 4);
+}

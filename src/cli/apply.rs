@@ -94,6 +94,30 @@ impl Progress for Lines {
         ));
         self.tick();
     }
+    fn halted(&self, reason: &str, running: usize) {
+        self.line(format!(
+            "Stopping ({reason}): starting no new changes; {running} running change{} may finish.",
+            if running == 1 { "" } else { "s" }
+        ));
+    }
+}
+
+/// Addresses listed in a report before the rest are only counted.
+const LISTED: usize = 50;
+
+/// Prints one labelled line per address, the first [`LISTED`] of them.
+fn list(label: &str, addresses: &[String], why: &str) -> CliResult<()> {
+    for address in addresses.iter().take(LISTED) {
+        say!("  {label} {address}{why}")?;
+    }
+    if addresses.len() > LISTED {
+        say!(
+            "  … and {} more {}",
+            addresses.len() - LISTED,
+            label.trim_end_matches(':')
+        )?;
+    }
+    Ok(())
 }
 
 fn doing(action: Action) -> &'static str {
@@ -132,7 +156,7 @@ pub async fn run(
     let Ok(stack) = Stack::load(args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let Ok(_lock) = stack
+    let Ok(lock) = stack
         .lock(if flags.destroy { "destroy" } else { "apply" })
         .await
     else {
@@ -143,13 +167,19 @@ pub async fn run(
     };
     say_raw!("{}", render::human(&made, matches!(color, Color::Always)))?;
     if !made.has_changes() {
-        return Ok(ExitCode::SUCCESS);
+        if made.drift.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Live already matches the configuration, but not state (an apply killed after its
+        // write, or a hand change to exactly the configured value): record what is live, so
+        // that drift does not report obp's own writes. Nothing outside state changes.
+        return execute(&stack, &made, &flags, &lock.info().id).await;
     }
-    if !flags.auto_approve && !confirm(flags.destroy)? {
+    if !flags.auto_approve && !confirm(flags.destroy).await? {
         say!("Apply cancelled.")?;
         return Ok(ExitCode::FAILURE);
     }
-    execute(&stack, &made, &flags).await
+    execute(&stack, &made, &flags, &lock.info().id).await
 }
 
 async fn run_saved(path: &Path, flags: Flags, color: Color) -> CliResult<ExitCode> {
@@ -173,7 +203,7 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> CliResult<ExitCod
     let Ok(stack) = Stack::load(&stack_args, color, policies)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let Ok(_lock) = stack.lock("apply").await else {
+    let Ok(lock) = stack.lock("apply").await else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(state) = stack.state().await else {
@@ -192,11 +222,14 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> CliResult<ExitCod
             auto_approve: true,
             ..flags
         },
+        &lock.info().id,
     )
     .await
 }
 
-fn confirm(destroy: bool) -> CliResult<bool> {
+/// Asks for `yes`; the answer is read off the async runtime so that a Ctrl-C at the prompt
+/// still ends the command (and releases the lock).
+async fn confirm(destroy: bool) -> CliResult<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(CliError::NeedsConfirmation {
             operation: if destroy { "destroy" } else { "apply" },
@@ -208,22 +241,36 @@ fn confirm(destroy: bool) -> CliResult<bool> {
         "perform these actions"
     };
     say_raw!("\nDo you want to {what}? Only 'yes' will be accepted: ")?;
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::io("read the answer", e))?;
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map(|_| answer)
+    })
+    .await
+    .map_err(|e| CliError::io("read the answer", std::io::Error::other(e)))?
+    .map_err(|e| CliError::io("read the answer", e))?;
     Ok(answer.trim() == "yes")
 }
 
-async fn execute(stack: &Stack, made: &Plan, flags: &Flags) -> CliResult<ExitCode> {
+async fn execute(
+    stack: &Stack,
+    made: &Plan,
+    flags: &Flags,
+    lock_id: &str,
+) -> CliResult<ExitCode> {
     let Ok(state) = stack.state().await else {
         return Ok(ExitCode::FAILURE);
     };
     say!()?;
     let options = ApplyOptions {
         parallelism: flags.parallelism,
+        ..ApplyOptions::default()
     };
+    // From here on a first Ctrl-C (or SIGTERM) stops the walk cleanly instead of abandoning
+    // the command.
+    let _walking = super::interrupt::walking(options.stop.clone(), lock_id);
     let total = made
         .changes
         .iter()
@@ -285,19 +332,42 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags) -> CliResult<ExitCod
         print_outputs(&report.state.outputs)?;
         Ok(ExitCode::SUCCESS)
     } else {
-        say!(
-            "\nApply incomplete: {summary}; {} failed, {} skipped.",
-            report.failed.len(),
-            report.skipped.len()
-        )?;
+        match &report.halted {
+            Some(reason) => say!(
+                "\nApply stopped ({reason}): {summary}; {} failed, {} skipped, {} not started.",
+                report.failed.len(),
+                report.skipped.len(),
+                report.not_started.len()
+            )?,
+            None => say!(
+                "\nApply incomplete: {summary}; {} failed, {} skipped.",
+                report.failed.len(),
+                report.skipped.len()
+            )?,
+        }
         for (address, error) in &report.failed {
             say!("  failed:  {address}: {error}")?;
         }
         for (address, because) in &report.skipped {
             say!("  skipped: {address} (waits for {because})")?;
         }
-        say!("Everything that succeeded is recorded in state; fix the cause and run apply again.")?;
-        Ok(ExitCode::FAILURE)
+        list(
+            "not recorded:",
+            &report.unrecorded,
+            " (done, but state could not record it)",
+        )?;
+        list(
+            "interrupted:",
+            &report.interrupted,
+            " (abandoned while running; the next plan reads what is live)",
+        )?;
+        list("not started:", &report.not_started, "")?;
+        if report.state_error.is_some() {
+            say!("Everything recorded before the state error is in state; fix the cause and run apply again: its plan reads what is live.")?;
+        } else {
+            say!("Everything that succeeded is recorded in state; fix the cause and run apply again.")?;
+        }
+        Ok(super::interrupt::exit_code(&options.stop))
     }
 }
 

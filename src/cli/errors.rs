@@ -40,6 +40,9 @@ pub enum CliError {
     /// apply or destroy without `--auto-approve` and without a terminal to ask on.
     #[error("{operation} needs confirmation, and standard input is not a terminal")]
     NeedsConfirmation { operation: &'static str },
+    /// The command stopped on a panic: a bug in obp, never the user's input.
+    #[error("obp stopped on an internal error: {message}")]
+    Internal { message: String },
     /// Reading or writing the terminal, standard output or a file failed.
     #[error("cannot {what}: {error}")]
     Io {
@@ -86,6 +89,8 @@ impl IntoDiagnostic for CliError {
                 .help("check the ID: for the GitOps provider it is a path under the provider's directory, for the others the object's name"),
             CliError::NeedsConfirmation { .. } => Diagnostic::error("E0907", message)
                 .help("run it in a terminal, pass --auto-approve, or apply a saved plan (`obp plan -out FILE`, then `obp apply FILE`)"),
+            CliError::Internal { .. } => Diagnostic::error("E0910", message)
+                .help("this is a bug in obp: state keeps what was recorded before it; run `obp plan` to see where things stand, and report the command and this message"),
             CliError::Io { .. } => Diagnostic::error("E0908", message)
                 .help("check free space and permissions of the file or terminal written to"),
         }

@@ -13,6 +13,7 @@ mod eval;
 mod explain;
 mod fmt;
 mod graph;
+mod interrupt;
 mod output;
 mod plan;
 mod stack;
@@ -275,7 +276,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let result = runtime.block_on(interrupt::guarded(async move {
         match cli.command {
             Command::Validate { stack, json } => validate::run(&stack, json, color),
             Command::Eval { stack } => eval::run(&stack, color),
@@ -352,7 +353,7 @@ pub fn main() -> ExitCode {
             Command::Fmt { paths, check } => fmt::run(&paths, check, color),
             Command::Explain { code } => explain::run(code.as_deref()),
         }
-    });
+    }));
     match result {
         Ok(code) => code,
         Err(error) => {

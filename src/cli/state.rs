@@ -220,6 +220,7 @@ pub async fn refresh(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
     };
     let addresses: Vec<String> = state.resources.keys().cloned().collect();
     let mut changed = 0;
+    let mut failures = Vec::new();
     for address in addresses {
         let resource = state.resources[&address].clone();
         let Some(provider) = stack.providers.get(&resource.provider) else {
@@ -253,14 +254,28 @@ pub async fn refresh(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
                 });
                 changed += 1;
             }
-            Err(error) => say!("{address}: cannot be read: {error}")?,
+            Err(error) => failures.push(ApplyError::ReadFailed {
+                address: address.clone(),
+                provider: resource.provider.clone(),
+                message: error.to_string(),
+                others: 0,
+            }),
         }
     }
+    // What could be read is recorded even when something could not.
     if changed > 0 {
         if let Err(error) = stack.backend.write(&state).await {
             stack.fail(error);
             return Ok(ExitCode::FAILURE);
         }
+    }
+    if !failures.is_empty() {
+        let count = failures.len();
+        stack.report(&obp_engine::plan::read_failures(failures));
+        say!(
+            "Refresh incomplete: {changed} resource(s) updated in state; {count} could not be read and keep what state recorded."
+        )?;
+        return Ok(ExitCode::FAILURE);
     }
     say!("Refresh complete: {changed} resource(s) updated in state.")?;
     Ok(ExitCode::SUCCESS)

@@ -71,6 +71,11 @@ pub fn trials() -> Vec<Trial> {
     ));
     trials.push(Trial::test("cli/broken_pipe_is_a_quiet_exit", broken_pipe));
     trials.push(Trial::test("cli/full_disk_output_is_e0908", full_output));
+    trials.push(Trial::test("state/postgres_lock_lost", postgres_lock_lost));
+    trials.push(Trial::test(
+        "engine/create_finds_its_object",
+        create_finds_its_object,
+    ));
     trials
 }
 
@@ -148,6 +153,11 @@ pub fn codes() -> Vec<&'static str> {
     codes.push("E0206");
     codes.push("E0613");
     codes.push("E0908");
+    codes.push("E0618");
+    codes.push("E0721");
+    // No input can trigger an internal error (a panic is a bug): its mapping is proven by the
+    // binary's unit test `a_panicking_command_is_a_coded_internal_error` (src/cli/interrupt.rs).
+    codes.push("E0910");
     codes
 }
 
@@ -217,6 +227,121 @@ fn postgres_stale_write() -> Result<(), Failed> {
             Ok(())
         })
         .map_err(Failed::from)
+}
+
+/// E0618: a held postgres lock whose session ends is noticed; nothing more is written.
+fn postgres_lock_lost() -> Result<(), Failed> {
+    use obp_engine::pg::Target;
+    use obp_engine::state::postgres::PostgresBackend;
+    use obp_engine::state::{Backend, LockInfo};
+    use obp_lang::diagnostics::IntoDiagnostic;
+
+    let url = pg_url()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(async {
+            let target = Target::parse(&url, None, None)?;
+            let backend =
+                PostgresBackend::new(target.clone(), "obp_cases", &unique_workspace("lost"))?;
+            let _guard = backend
+                .lock(LockInfo::new("apply"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let admin = target.connect().await?;
+            admin
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks
+                     WHERE locktype = 'advisory' AND objsubid = 1
+                       AND ((classid::bigint << 32) | objid::bigint) = $1",
+                    &[&backend.lock_key()],
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let Err(error) = backend.write(&obp_engine::state::State::new()).await else {
+                return Err("a write without the lock was accepted".to_owned());
+            };
+            let diagnostic = error.into_diagnostic();
+            if diagnostic.code != "E0618" || !diagnostic.message.contains("lost") {
+                return Err(format!(
+                    "unexpected diagnostic: {} {}",
+                    diagnostic.code, diagnostic.message
+                ));
+            }
+            if backend.lost().is_none() {
+                return Err("the backend does not remember the loss".to_owned());
+            }
+            Ok(())
+        })
+        .map_err(Failed::from)
+}
+
+/// E0721: a create that finds its object already there (as after an apply killed between
+/// `CREATE ROLE` and recording it) names the `obp import` command, which then adopts it.
+fn create_finds_its_object() -> Result<(), Failed> {
+    use obp_engine::pg::Target;
+
+    let url = pg_url()?;
+    let role = unique_workspace("obp_exists").replace('-', "_");
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let stack = format!(
+        "stack demo {{}}\nprovider postgres {{ url = secret(\"env:OBP_TEST_PG_URL\") }}\nresource postgres.role app {{\n  name = \"{role}\"\n  login = false\n}}\n"
+    );
+    std::fs::write(dir.path().join("stack.obp"), stack).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let sql = |statement: String| -> Result<(), String> {
+        runtime.block_on(async {
+            let admin = Target::parse(&url, None, None)?.connect().await?;
+            admin
+                .batch_execute(&statement)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    };
+    sql(format!("CREATE ROLE \"{role}\" NOLOGIN"))?;
+    let obp = |args: &[&str]| -> Result<(Option<i32>, String), String> {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_obp"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .map_err(|e| format!("cannot run obp: {e}"))?;
+        Ok((
+            output.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        ))
+    };
+    let result = (|| -> Result<(), String> {
+        let (code, text) = obp(&["apply", "-auto-approve", "."])?;
+        let import = format!("obp import 'postgres.role.app' '{role}'");
+        if code != Some(1) || !text.contains("E0721") || !text.contains(&import) {
+            return Err(format!(
+                "expected E0721 naming `{import}`, got {code:?}:\n{text}"
+            ));
+        }
+        let (code, text) = obp(&["import", "postgres.role.app", &role, "."])?;
+        if code != Some(0) {
+            return Err(format!("import failed:\n{text}"));
+        }
+        let (code, text) = obp(&["plan", ".", "-detailed-exitcode"])?;
+        if code != Some(0) {
+            return Err(format!("the adopted role still plans changes:\n{text}"));
+        }
+        Ok(())
+    })();
+    let cleanup = sql(format!("DROP ROLE IF EXISTS \"{role}\""));
+    result?;
+    cleanup?;
+    Ok(())
 }
 
 /// `backend postgres { … }` through the real binary: apply, an empty plan, a second apply

@@ -256,6 +256,11 @@ pub trait Backend: Send + Sync {
     async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError>;
     /// Removes a lock left by a crashed run, if its id matches.
     async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError>;
+    /// Whether the lock this backend took is known to be lost (cheap: no round trip). A
+    /// backend that can lose its lock checks it before every write and on a heartbeat.
+    fn lost(&self) -> Option<StateError> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,16 @@
 //! fails at once, naming the holder from that row. If the holding process dies, the server
 //! ends its session and releases the advisory lock by itself; the holder row it leaves is
 //! replaced by the next operation that takes the lock.
+//!
+//! The lock lives exactly as long as its session, so a holder whose session ends (a network
+//! cut, `pg_terminate_backend`, a server restart) has lost it, and another run can take it. The
+//! holder notices: every journal append and state write first checks the lock session with a
+//! round trip, and a heartbeat checks it every [`HEARTBEAT`] in between; once lost,
+//! [`Backend::lost`] says so, appends and writes fail with [`StateError::LockLost`], and the
+//! apply walker starts nothing more.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -29,6 +37,9 @@ use tokio::sync::Mutex;
 use super::{Backend, JournalEntry, LockGuard, LockInfo, State, FORMAT_VERSION};
 use crate::errors::StateError;
 use crate::pg::{quote_ident, Client, Target};
+
+/// How often a held lock's session is checked between writes.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// State in PostgreSQL, one workspace of one schema.
 pub struct PostgresBackend {
@@ -39,6 +50,16 @@ pub struct PostgresBackend {
     client: Mutex<Option<Client>>,
     /// Whether the schema and tables were checked by this instance.
     ready: Mutex<bool>,
+    /// The session of the lock this backend took, while its guard lives.
+    session: std::sync::Mutex<Weak<LockSession>>,
+    /// Set once the lock's session was found gone; stays set.
+    lost: Arc<std::sync::Mutex<Option<String>>>,
+    heartbeat: Duration,
+}
+
+/// The dedicated connection holding the advisory lock.
+struct LockSession {
+    client: Client,
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -95,7 +116,74 @@ impl PostgresBackend {
             workspace: workspace.to_owned(),
             client: Mutex::new(None),
             ready: Mutex::new(false),
+            session: std::sync::Mutex::new(Weak::new()),
+            lost: Arc::new(std::sync::Mutex::new(None)),
+            heartbeat: HEARTBEAT,
         })
+    }
+
+    /// Checks the lock session every `interval` instead of [`HEARTBEAT`] (for tests).
+    pub fn with_heartbeat(mut self, interval: Duration) -> PostgresBackend {
+        self.heartbeat = interval;
+        self
+    }
+
+    fn lost_error(&self, reason: &str) -> StateError {
+        StateError::LockLost {
+            location: self.describe(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn mark_lost(&self, reason: String) {
+        let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        lost.get_or_insert(reason);
+    }
+
+    /// Fails unless the lock this backend holds (if it holds one) is still held: its
+    /// session answers. Called before every append and write.
+    async fn check_lock(&self) -> Result<(), StateError> {
+        if let Some(lost) = self.lost() {
+            return Err(lost);
+        }
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .upgrade();
+        let Some(session) = session else {
+            return Ok(());
+        };
+        if let Err(reason) = session.alive().await {
+            self.mark_lost(reason);
+            return Err(self.lost().unwrap_or_else(|| self.lost_error("")));
+        }
+        Ok(())
+    }
+
+    /// Checks the lock session on a timer while its guard lives, so that a lost lock is
+    /// noticed even when nothing is being written; it ends with the guard.
+    fn spawn_heartbeat(&self, session: Weak<LockSession>) {
+        let interval = self.heartbeat;
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let shared = self.lost.clone();
+        handle.spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(session) = session.upgrade() else {
+                    return;
+                };
+                if let Err(reason) = session.alive().await {
+                    shared
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(reason);
+                    return;
+                }
+            }
+        });
     }
 
     pub fn schema(&self) -> &str {
@@ -266,11 +354,31 @@ fn key(text: &str) -> i64 {
     (u64::from_be_bytes(bytes) & 0x7fff_ffff_ffff_ffff) as i64
 }
 
+impl LockSession {
+    /// Whether the session still answers (and so still holds its advisory lock: only its own
+    /// session can release it).
+    async fn alive(&self) -> Result<(), String> {
+        if self.client.is_closed() {
+            return Err("its database session ended".to_owned());
+        }
+        self.client
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "its database session ended ({})",
+                    crate::pg::describe_error(&e)
+                )
+            })
+    }
+}
+
 /// Holds the advisory lock through its own connection; dropping it removes the holder row
 /// and closes the connection (which releases the advisory lock).
 struct PostgresLock {
     info: LockInfo,
-    client: Option<Arc<Client>>,
+    client: Option<Arc<LockSession>>,
     delete: String,
     workspace: String,
 }
@@ -293,7 +401,7 @@ impl Drop for PostgresLock {
         // advisory lock on the server, and the next lock replaces the row.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                let _ = client.execute(&delete, &[&workspace, &id]).await;
+                let _ = client.client.execute(&delete, &[&workspace, &id]).await;
                 drop(client);
             });
         }
@@ -371,6 +479,7 @@ impl Backend for PostgresBackend {
     }
 
     async fn write(&self, state: &State) -> Result<(), StateError> {
+        self.check_lock().await?;
         let mut state = state.clone();
         state.ensure_lineage();
         let text = serde_json::to_string(&state).map_err(|e| self.corrupt("state to write", e))?;
@@ -440,6 +549,7 @@ impl Backend for PostgresBackend {
         if entries.is_empty() {
             return Ok(());
         }
+        self.check_lock().await?;
         let texts: Vec<String> = entries
             .iter()
             .map(serde_json::to_string)
@@ -489,15 +599,24 @@ impl Backend for PostgresBackend {
             .execute(&upsert, &[&self.workspace, &text])
             .await
             .map_err(|e| self.db(&e))?;
+        let session = Arc::new(LockSession { client });
+        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&session);
+        *self.lost.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.spawn_heartbeat(Arc::downgrade(&session));
         Ok(Box::new(PostgresLock {
             info,
-            client: Some(Arc::new(client)),
+            client: Some(session),
             delete: format!(
                 "DELETE FROM {} WHERE workspace = $1 AND info::json->>'id' = $2",
                 self.table("locks")
             ),
             workspace: self.workspace.clone(),
         }))
+    }
+
+    fn lost(&self) -> Option<StateError> {
+        let lost = self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        lost.map(|reason| self.lost_error(&reason))
     }
 
     /// Removes the holder row of a lock whose id is `id`, when its holder is gone.

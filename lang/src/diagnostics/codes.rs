@@ -92,6 +92,8 @@ catalogue! {
     "E0613" => "state write refused",
     "E0614" => "output directory holds the state",
     "E0615" => "two resources claim one object",
+    "E0617" => "state journal damaged",
+    "E0618" => "state lock lost",
     "E0701" => "no provider for a resource type",
     "E0702" => "invalid attribute",
     "E0703" => "provider configuration",
@@ -104,6 +106,8 @@ catalogue! {
     "E0712" => "reserved PostgreSQL name",
     "E0713" => "invalid Traefik rule",
     "E0714" => "value the Kubernetes API rejects",
+    "E0720" => "cannot read a resource",
+    "E0721" => "the object to create already exists",
     "E0801" => "policy denied",
     "E0802" => "policy warning",
     "E0803" => "policy condition is not a bool",
@@ -120,6 +124,7 @@ catalogue! {
     "E0907" => "confirmation needed",
     "E0908" => "cannot read or write",
     "E0909" => "invalid command line",
+    "E0910" => "internal error",
 }
 
 /// Finds a code's entry; accepts `E0201`, `e0201` and `0201`.

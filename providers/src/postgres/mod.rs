@@ -152,6 +152,32 @@ async fn run(client: &Client, target: &Target, statement: &str) -> Result<(), Pr
     })
 }
 
+/// Runs a `CREATE …` statement; an object that is already there (SQLSTATE 42710, 42P04,
+/// 42P06: made outside obp, or by an apply killed before it recorded it) is reported as such,
+/// with the id `obp import` takes to adopt it.
+async fn create(
+    client: &Client,
+    target: &Target,
+    statement: &str,
+    id: &str,
+) -> Result<(), ProviderError> {
+    const DUPLICATE: [&str; 3] = ["42710", "42P04", "42P06"];
+    client.batch_execute(statement).await.map_err(|e| {
+        let verb: String = statement
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        match sqlstate(&e) {
+            Some(code) if DUPLICATE.contains(&code) => ProviderError::AlreadyExists {
+                message: format!("{verb}: {}", target.error(&e)),
+                id: id.to_owned(),
+            },
+            _ => remote(target, &verb, &e),
+        }
+    })
+}
+
 fn attr(name: &'static str, ty: AttrType) -> AttrSchema {
     AttrSchema::new(name, ty)
 }
@@ -259,7 +285,7 @@ impl Provider for Postgres {
                     quote_ident(name),
                     self.role_options(i)?
                 );
-                run(&admin, &target, &statement).await?;
+                create(&admin, &target, &statement, name).await?;
                 self.role_recorded(&admin, &target, inputs).await
             }
             "postgres.database" => {
@@ -284,27 +310,31 @@ impl Provider for Postgres {
                     " CONNECTION LIMIT {}",
                     i.int_opt("connection_limit")?.unwrap_or(-1)
                 ));
-                run(&admin, &target, &statement).await?;
+                create(&admin, &target, &statement, name).await?;
                 self.set_parameters(&admin, &target, name, i, &BTreeMap::new())
                     .await?;
                 Ok(recorded(inputs))
             }
             "postgres.extension" => {
-                let (client, target) = self.connect_existing(i.str_req("database")?).await?;
-                let mut statement = format!("CREATE EXTENSION {}", quote_ident(i.str_req("name")?));
+                let database = i.str_req("database")?;
+                let (client, target) = self.connect_existing(database).await?;
+                let name = i.str_req("name")?;
+                let mut statement = format!("CREATE EXTENSION {}", quote_ident(name));
                 if let Some(schema) = i.str_opt("schema")? {
                     statement.push_str(&format!(" SCHEMA {}", quote_ident(schema)));
                 }
-                run(&client, &target, &statement).await?;
+                create(&client, &target, &statement, &format!("{database}/{name}")).await?;
                 Ok(recorded(inputs))
             }
             "postgres.schema" => {
-                let (client, target) = self.connect_existing(i.str_req("database")?).await?;
-                let mut statement = format!("CREATE SCHEMA {}", quote_ident(i.str_req("name")?));
+                let database = i.str_req("database")?;
+                let (client, target) = self.connect_existing(database).await?;
+                let name = i.str_req("name")?;
+                let mut statement = format!("CREATE SCHEMA {}", quote_ident(name));
                 if let Some(owner) = i.str_opt("owner")? {
                     statement.push_str(&format!(" AUTHORIZATION {}", quote_ident(owner)));
                 }
-                run(&client, &target, &statement).await?;
+                create(&client, &target, &statement, &format!("{database}/{name}")).await?;
                 Ok(recorded(inputs))
             }
             "postgres.grant" => {

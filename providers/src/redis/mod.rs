@@ -504,10 +504,10 @@ impl Provider for Redis {
         first_error(check_inputs(inputs, false))?;
         let name = Inputs(inputs).str_req("name")?;
         if self.get_user(name).await?.is_some() {
-            return Err(ProviderError::Remote(format!(
-                "ACL user {} already exists; import it (`obp import ADDRESS {name}`) or choose another name",
-                shown(name)
-            )));
+            return Err(ProviderError::AlreadyExists {
+                message: format!("ACL user {} already exists", shown(name)),
+                id: name.to_owned(),
+            });
         }
         self.set_user(inputs).await
     }

@@ -778,9 +778,10 @@ pub async fn create(
 ) -> Result<Recorded, ProviderError> {
     let name = name_of(inputs)?;
     if exists(client, name).await? {
-        return Err(ProviderError::Remote(format!(
-            "bucket `{name}` already exists; adopt it with `obp import <address> {name}` or choose another name"
-        )));
+        return Err(ProviderError::AlreadyExists {
+            message: format!("bucket `{name}` already exists"),
+            id: name.to_owned(),
+        });
     }
     let body = if client.region() == "us-east-1" {
         None
@@ -805,9 +806,10 @@ pub async fn create(
             Some("BucketAlreadyExists") => ProviderError::Remote(format!(
                 "bucket `{name}` is taken by someone else (bucket names are shared by everyone on the server); choose another name"
             )),
-            Some("BucketAlreadyOwnedByYou") => ProviderError::Remote(format!(
-                "bucket `{name}` already exists; adopt it with `obp import <address> {name}` or choose another name"
-            )),
+            Some("BucketAlreadyOwnedByYou") => ProviderError::AlreadyExists {
+                message: format!("bucket `{name}` already exists"),
+                id: name.to_owned(),
+            },
             _ => failure.into_error("name", &format!("creating bucket `{name}`")),
         })?;
     // A bucket that cannot be configured as asked is removed again (it is new and empty),
