@@ -254,12 +254,7 @@ async fn confirm(destroy: bool) -> CliResult<bool> {
     Ok(answer.trim() == "yes")
 }
 
-async fn execute(
-    stack: &Stack,
-    made: &Plan,
-    flags: &Flags,
-    lock_id: &str,
-) -> CliResult<ExitCode> {
+async fn execute(stack: &Stack, made: &Plan, flags: &Flags, lock_id: &str) -> CliResult<ExitCode> {
     let Ok(state) = stack.state().await else {
         return Ok(ExitCode::FAILURE);
     };

@@ -13,8 +13,8 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
-use obp_engine::apply::Stop;
 use crate::cli::errors::{CliError, CliResult};
+use obp_engine::apply::Stop;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// The walk in progress, if any: its stop request and the id of the lock it holds.
@@ -92,15 +92,15 @@ pub async fn guarded(
             .clone();
         match walk {
             Some((stop, _)) if stop.reason().is_none() => {
-                eprintln!(
+                super::output::note(&format!(
                     "\n{name}: starting no new changes; the running ones may finish, then state is written and the lock released. Send it again to exit at once."
-                );
+                ));
                 stop.request(format!("interrupted by {name}"));
             }
             Some((_, lock_id)) => {
-                eprintln!(
+                super::output::note(&format!(
                     "\n{name} again: exiting at once. Everything completed so far is in the state journal; changes still running were abandoned (the next plan reads what is live). If the state stays locked, run `obp force-unlock {lock_id}`."
-                );
+                ));
                 exit(code);
             }
             None => {
@@ -108,7 +108,7 @@ pub async fn guarded(
                 // await; a command busy computing holds no lock yet).
                 task.abort();
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut task).await;
-                eprintln!("\n{name}: stopped; nothing was changed.");
+                super::output::note(&format!("\n{name}: stopped; nothing was changed."));
                 exit(code);
             }
         }

@@ -59,6 +59,12 @@ pub fn fail(error: impl IntoDiagnostic, color: Color) {
     diagnostics(&[error.into_diagnostic()], &SourceMap::new(), color);
 }
 
+/// A status line on stderr (such as what a Ctrl-C does): never fails, since the command's
+/// outcome must not depend on whether anyone reads it.
+pub fn note(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
 /// Set once the reader of standard output has gone away.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
