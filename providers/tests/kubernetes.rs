@@ -22,6 +22,7 @@ use obp_engine::provider::{Provider, Providers};
 use obp_engine::state::local::LocalBackend;
 use obp_engine::state::{Backend, State};
 use obp_kube_emulator::{resources, Emulator};
+use obp_lang::diagnostics::Diagnostic;
 use obp_lang::Config;
 use obp_providers::kinds::KINDS;
 use serde_json::{json, Value as Json};
@@ -92,10 +93,14 @@ impl Stack {
         self.backend.read().await.unwrap().unwrap_or_default()
     }
 
-    async fn plan_with(&self, options: PlanOptions) -> Plan {
+    async fn try_plan_with(&self, options: PlanOptions) -> Result<Plan, Vec<Diagnostic>> {
         let config = self.config();
         let providers = self.providers(&config);
-        plan(&config, self.state().await, &providers, &options)
+        plan(&config, self.state().await, &providers, &options).await
+    }
+
+    async fn plan_with(&self, options: PlanOptions) -> Plan {
+        self.try_plan_with(options)
             .await
             .unwrap_or_else(|d| panic!("plan failed: {d:?}"))
     }

@@ -1000,9 +1000,32 @@ async fn live_the_context_option_picks_the_cluster() {
     fx.converge().await;
     assert!(fx.cluster.get("v1", "ConfigMap", "shared").await.is_some());
 
-    // Without it, the kubeconfig's current context is used (and cannot be reached).
+    // Without it, the kubeconfig's current context is used, and cannot be reached: reading
+    // what state holds fails the plan, naming the resource (E0720), before anything is applied.
     fx.write("", &SHARED_CONFIG.replace("shared", "elsewhere"));
-    let report = fx.apply(&fx.plan().await).await;
+    let errors = fx
+        .try_plan_with(PlanOptions {
+            refresh: true,
+            ..PlanOptions::default()
+        })
+        .await
+        .expect_err("a plan that cannot read its resources must fail");
+    assert!(
+        errors.iter().any(|d| d.code == "E0720"
+            && d.message.contains("k8s.config_map.shared")
+            && d.message.contains("discovering ConfigMap in v1")),
+        "{errors:?}"
+    );
+    // Planned from state alone, the apply goes to that context and fails there.
+    let report = fx
+        .apply(
+            &fx.plan_with(PlanOptions {
+                refresh: false,
+                ..PlanOptions::default()
+            })
+            .await,
+        )
+        .await;
     let errors = failures(&report);
     assert!(
         errors
