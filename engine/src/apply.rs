@@ -505,8 +505,8 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// What a panicking task said.
-fn panic_message(error: JoinError) -> String {
+/// What a panicking task said (or why it did not finish).
+pub fn panic_message(error: JoinError) -> String {
     match error.try_into_panic() {
         Ok(payload) => payload
             .downcast_ref::<&str>()

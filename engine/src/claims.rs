@@ -40,11 +40,7 @@ pub fn collisions(
         else {
             continue;
         };
-        let inputs: BTreeMap<String, Json> = resource
-            .attrs
-            .iter()
-            .map(|(k, v)| (k.clone(), codec::to_json(v)))
-            .collect();
+        let inputs = codec::to_json_map(&resource.attrs);
         let reference = ResourceRef {
             address: &resource.address,
             rtype: &resource.rtype,

@@ -7,6 +7,17 @@
 use obp_lang::value::{Deferred, SecretRef, TemplatePart, Value};
 use serde_json::{json, Map, Value as Json};
 
+/// Encodes named values (a resource's or a provider's attributes, `--var` values) as the
+/// attribute map providers, state and saved plans hold.
+pub fn to_json_map<'a>(
+    entries: impl IntoIterator<Item = (&'a String, &'a Value)>,
+) -> std::collections::BTreeMap<String, Json> {
+    entries
+        .into_iter()
+        .map(|(k, v)| (k.clone(), to_json(v)))
+        .collect()
+}
+
 /// Encodes a value; lambdas (which cannot reach a configuration) become `null`.
 pub fn to_json(value: &Value) -> Json {
     match value {

@@ -441,11 +441,7 @@ fn validate(
     }
     let schema_errors = out.len() > errors_before;
     if let Some(provider) = providers.get(provider).filter(|_| !schema_errors) {
-        let inputs: BTreeMap<String, Json> = resource
-            .attrs
-            .iter()
-            .map(|(k, v)| (k.clone(), codec::to_json(v)))
-            .collect();
+        let inputs = codec::to_json_map(&resource.attrs);
         let reference = ResourceRef {
             address: &resource.address,
             rtype: &resource.rtype,

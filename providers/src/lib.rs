@@ -45,11 +45,7 @@ pub fn configure(config: &Config, stack_dir: &Path) -> Result<Providers, Vec<Dia
         Ok(provider)
     };
     for declared in &config.providers {
-        let attrs: BTreeMap<String, Json> = declared
-            .attrs
-            .iter()
-            .map(|(k, v)| (k.clone(), codec::to_json(v)))
-            .collect();
+        let attrs = codec::to_json_map(&declared.attrs);
         if let Some(dependency) = declared.deps.first() {
             errors.push(
                 ApplyError::ProviderDependsOnResource {

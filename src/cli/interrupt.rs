@@ -124,15 +124,9 @@ fn exit(code: u8) -> ! {
 
 /// The error for a command task that did not finish: a panic (a bug) or a cancellation.
 fn stopped(error: tokio::task::JoinError) -> CliError {
-    let message = match error.try_into_panic() {
-        Ok(payload) => payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned()),
-        Err(error) => error.to_string(),
-    };
-    CliError::Internal { message }
+    CliError::Internal {
+        message: obp_engine::apply::panic_message(error),
+    }
 }
 
 #[cfg(test)]

@@ -62,13 +62,7 @@ pub async fn make(
     }
     made.vars = args
         .options()
-        .map(|o| {
-            o.eval
-                .vars
-                .iter()
-                .map(|(k, v)| (k.clone(), obp_engine::codec::to_json(v)))
-                .collect()
-        })
+        .map(|o| obp_engine::codec::to_json_map(&o.eval.vars))
         .unwrap_or_default();
     Ok(made)
 }
