@@ -8,12 +8,14 @@
 //!
 //! Needs the PostgreSQL test server (`OBP_TEST_PG_URL`, started by `scripts/test`): the role's
 //! password is resolved and sent as a SCRAM verifier, so the value really flows through obp.
+//! The same run with `backend postgres` also searches every row of the backend's tables.
 
 use std::path::Path;
 use std::process::Command;
 
 const STACK: &str = r#"
 stack canary {}
+BACKEND
 
 param admin: Secret = secret("tenants/canary/admin")
 
@@ -26,7 +28,7 @@ provider postgres {
 }
 
 resource postgres.role app {
-  name = "canary_app"
+  name = "ROLE"
   login = true
   password = secret("tenants/canary/db")
 }
@@ -107,6 +109,21 @@ fn scan(dir: &Path, canaries: &[String], found: &mut Vec<String>) {
 
 #[test]
 fn no_secret_value_appears_in_output_plans_state_or_rendered_files() {
+    canary_run(None);
+}
+
+#[test]
+fn no_secret_value_appears_in_the_postgres_state_backend() {
+    let schema = format!(
+        "canary_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    canary_run(Some(&schema));
+}
+
+/// Every command over the canary stack; with `schema`, state lives in the PostgreSQL backend
+/// under that schema, and its tables are searched too (then dropped).
+fn canary_run(schema: Option<&str>) {
     let admin_url = std::env::var("OBP_TEST_PG_URL").expect(
         "OBP_TEST_PG_URL is not set: start the test server with `bash scripts/servers/postgres.sh start DIR` \
          and load DIR/postgres.env; `bash scripts/test` does both",
@@ -123,7 +140,17 @@ fn no_secret_value_appears_in_output_plans_state_or_rendered_files() {
     down.set_password(Some(&down_password)).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("stack.obp"), STACK).unwrap();
+    let backend = schema.map_or(String::new(), |schema| {
+        format!("backend postgres {{\n  url = secret(\"env:CANARY_PG_URL\")\n  schema = \"{schema}\"\n  workspace = \"canary\"\n}}\n")
+    });
+    std::fs::write(
+        dir.path().join("stack.obp"),
+        // Both tests run at once against one server: each has a role of its own.
+        STACK
+            .replace("BACKEND", &backend)
+            .replace("ROLE", &format!("canary_{}", &unique[..12])),
+    )
+    .unwrap();
     let mut run = Run {
         dir,
         env: vec![
@@ -165,7 +192,21 @@ fn no_secret_value_appears_in_output_plans_state_or_rendered_files() {
     );
     assert_eq!(run.obp(&["destroy", ".", "--auto-approve"], &[]), 0);
 
-    let leaks = run.leaks();
+    let mut leaks = run.leaks();
+    if let Some(schema) = schema {
+        let rows = backend_rows(&admin_url, schema);
+        assert!(
+            rows.contains("canary"),
+            "the backend holds no state: {rows}"
+        );
+        for canary in &run.canaries {
+            if rows.contains(canary.as_str()) {
+                leaks.push(format!(
+                    "{canary} in the backend's tables (schema {schema})"
+                ));
+            }
+        }
+    }
     assert!(
         leaks.is_empty(),
         "secret values leaked:\n{}\n\ntranscript:\n{}",
@@ -180,4 +221,37 @@ fn no_secret_value_appears_in_output_plans_state_or_rendered_files() {
         run.transcript
     );
     assert!(run.transcript.contains("E0301"), "{}", run.transcript);
+}
+
+/// Every row of every table in `schema` as text, read directly from the server; the schema is
+/// dropped afterwards.
+fn backend_rows(url: &str, schema: &str) -> String {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config: tokio_postgres::Config = url.parse().unwrap();
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let tables = client
+            .query(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+                &[&schema],
+            )
+            .await
+            .unwrap();
+        assert!(!tables.is_empty(), "no tables in schema {schema}");
+        let mut rows = String::new();
+        for table in tables {
+            let name: String = table.get(0);
+            let query = format!("SELECT t::text FROM \"{schema}\".\"{name}\" t");
+            for row in client.query(query.as_str(), &[]).await.unwrap() {
+                rows.push_str(&row.get::<_, String>(0));
+                rows.push('\n');
+            }
+        }
+        client
+            .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .await
+            .unwrap();
+        rows
+    })
 }
