@@ -59,7 +59,7 @@ fn config(n: usize) -> Config {
                 deps,
                 lifecycle: Lifecycle::default(),
                 span: Span::default(),
-                attr_spans: IndexMap::new(),
+                attr_spans: Default::default(),
             }
         })
         .collect();

@@ -201,21 +201,22 @@ pub fn order_after_deletes(changes: &mut [Change], providers: &Providers) {
             }
         }
     }
+    let index: HashMap<String, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(n, c)| (c.address.clone(), n))
+        .collect();
     for (writer, delete) in edges {
         let address = changes[delete].address.clone();
-        if !changes[writer].deps.contains(&address) && !waits_for(changes, delete, writer) {
+        if !changes[writer].deps.contains(&address) && !waits_for(changes, &index, delete, writer) {
             changes[writer].deps.push(address);
         }
     }
 }
 
-/// Whether change `from` waits, directly or through others, for change `to`.
-fn waits_for(changes: &[Change], from: usize, to: usize) -> bool {
-    let index: HashMap<&str, usize> = changes
-        .iter()
-        .enumerate()
-        .map(|(n, c)| (c.address.as_str(), n))
-        .collect();
+/// Whether change `from` waits, directly or through others, for change `to`; `index` finds a
+/// change by address.
+fn waits_for(changes: &[Change], index: &HashMap<String, usize>, from: usize, to: usize) -> bool {
     let mut seen = vec![false; changes.len()];
     let mut stack = vec![from];
     while let Some(n) = stack.pop() {

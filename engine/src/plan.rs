@@ -256,6 +256,17 @@ pub async fn plan(
         }
     }
     // Deletions: orphans, or everything when destroying; dependents go first.
+    let mut dependents_in_state: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (address, recorded) in &prior.resources {
+        for dep in &recorded.deps {
+            dependents_in_state
+                .entry(dep.as_str())
+                .or_default()
+                .push(address.as_str());
+        }
+    }
+    // In address order already (state is sorted); a dep listed twice counts once.
+    dependents_in_state.values_mut().for_each(Vec::dedup);
     for address in graph.destroy_order() {
         let Some(recorded) = prior.resources.get(&address) else {
             continue;
@@ -280,11 +291,12 @@ pub async fn plan(
                 }
             }
         }
-        let dependents: Vec<String> = prior
-            .resources
-            .iter()
-            .filter(|(a, r)| r.deps.contains(&address) && selected.contains(*a))
-            .map(|(a, _)| a.clone())
+        let dependents: Vec<String> = dependents_in_state
+            .get(address.as_str())
+            .into_iter()
+            .flatten()
+            .filter(|a| selected.contains(**a))
+            .map(|a| (*a).to_owned())
             .collect();
         changes.push(Change {
             address: address.clone(),

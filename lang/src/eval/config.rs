@@ -1,6 +1,8 @@
 //! The evaluated configuration: what the engine consumes. Deterministic: the same input
 //! gives byte-identical JSON, and [`Config::hash`] fingerprints it for saved plans.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -105,9 +107,10 @@ pub struct Instance {
     /// The `resource` declaration.
     #[serde(skip)]
     pub span: Span,
-    /// Where each attribute is written, for diagnostics from later phases.
+    /// Where each attribute is written, for diagnostics from later phases; one map per
+    /// declaration, shared by its instances.
     #[serde(skip)]
-    pub attr_spans: IndexMap<String, Span>,
+    pub attr_spans: Arc<IndexMap<String, Span>>,
 }
 
 /// An edge of the dependency graph.

@@ -238,8 +238,7 @@ impl Evaluator<'_> {
         }
         if let Some(decl) = index.lets.get(name) {
             let key = SlotKey::Let(ctx.inst, name.to_owned());
-            let what = format!("let {name}");
-            return self.declared_slot(key, ctx.inst, &decl.value, ident.span, &what);
+            return self.declared_slot(key, ctx.inst, &decl.value, ident.span);
         }
         if index.uses.contains_key(name) {
             return self.module_value(ctx.inst, ident, &[], ident.span, ctx);

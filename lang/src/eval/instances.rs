@@ -9,6 +9,7 @@ use super::config::{
     BackendConfig, Config, Dependency, Instance, Lifecycle, Moved, PolicyInfo, ProviderConfig,
     StackInfo,
 };
+use super::keyed::Keyed;
 use super::refs::{flatten, key_suffix, key_text, Step};
 use super::{
     Children, Ctx, Deps, Evaluator, Inst, InstId, Keys, Memo, Reported, SlotKey, Target, R,
@@ -138,22 +139,13 @@ impl<'p> Evaluator<'p> {
     /// The instances of resource declaration `resource` in module instance `inst`.
     pub(crate) fn resource_keys(&mut self, inst: InstId, resource: usize, span: Span) -> R<Keys> {
         let decl = self.index(inst).resources[resource];
-        let describe = self.describe(
-            inst,
-            &format!("for each of {}.{}", decl.rtype.joined(), decl.name.name),
-        );
-        let memo = self.slot(
-            SlotKey::Instances(inst, resource),
-            span,
-            || describe,
-            |ev| {
-                let keys = match &decl.for_each {
-                    None => vec![(None, Env::empty())],
-                    Some(for_each) => ev.expand(for_each, inst, &Env::empty())?,
-                };
-                Ok(Memo::Keys(Arc::new(keys)))
-            },
-        )?;
+        let memo = self.slot(SlotKey::Instances(inst, resource), span, |ev| {
+            let keys = match &decl.for_each {
+                None => vec![(None, Env::empty())],
+                Some(for_each) => ev.expand(for_each, inst, &Env::empty())?,
+            };
+            Ok(Memo::Keys(Arc::new(Keyed::new(keys))))
+        })?;
         match memo {
             Memo::Keys(keys) => Ok(keys),
             _ => Err(Reported),
@@ -172,39 +164,33 @@ impl<'p> Evaluator<'p> {
         else {
             return Err(Reported); // The loader reported why.
         };
-        let describe = self.describe(inst, &format!("for each of module {alias}"));
-        let memo = self.slot(
-            SlotKey::Children(inst, alias.to_owned()),
-            span,
-            || describe,
-            |ev| {
-                let keys = match &decl.for_each {
-                    None => vec![(None, Env::empty())],
-                    Some(for_each) => ev.expand(for_each, inst, &Env::empty())?,
+        let memo = self.slot(SlotKey::Children(inst, alias.to_owned()), span, |ev| {
+            let keys = match &decl.for_each {
+                None => vec![(None, Env::empty())],
+                Some(for_each) => ev.expand(for_each, inst, &Env::empty())?,
+            };
+            let parent_prefix = ev.insts[inst].prefix.clone();
+            let mut children = Vec::with_capacity(keys.len());
+            for (key, env) in keys {
+                let mut prefix = if parent_prefix.is_empty() {
+                    alias.to_owned()
+                } else {
+                    format!("{parent_prefix}.{alias}")
                 };
-                let parent_prefix = ev.insts[inst].prefix.clone();
-                let mut children = Vec::with_capacity(keys.len());
-                for (key, env) in keys {
-                    let mut prefix = if parent_prefix.is_empty() {
-                        alias.to_owned()
-                    } else {
-                        format!("{parent_prefix}.{alias}")
-                    };
-                    if let Some(key) = &key {
-                        prefix.push_str(&key_suffix(key));
-                    }
-                    let id = ev.insts.len();
-                    ev.insts.push(Inst {
-                        module,
-                        prefix,
-                        parent: Some((inst, decl)),
-                        each: env,
-                    });
-                    children.push((key, id));
+                if let Some(key) = &key {
+                    prefix.push_str(&key_suffix(key));
                 }
-                Ok(Memo::Children(Arc::new(children)))
-            },
-        )?;
+                let id = ev.insts.len();
+                ev.insts.push(Inst {
+                    module,
+                    prefix,
+                    parent: Some((inst, decl)),
+                    each: env,
+                });
+                children.push((key, id));
+            }
+            Ok(Memo::Children(Arc::new(Keyed::new(children))))
+        })?;
         match memo {
             Memo::Children(children) => Ok(children),
             _ => Err(Reported),
@@ -377,13 +363,14 @@ impl<'p> Evaluator<'p> {
             return;
         };
         let rtype = decl.rtype.joined();
+        // The same for every instance: written once per declaration, shared by all.
+        let attr_spans = Arc::new(attribute_spans(&decl.body));
         for (key, env) in keys.iter() {
             let address = self.address(inst, &rtype, &decl.name.name, key.as_deref());
             self.deps.push(Deps::new());
             // The `for each` collection's own references are dependencies too.
             let _ = self.resource_keys(inst, resource, span);
             let mut attrs = IndexMap::new();
-            let mut attr_spans = IndexMap::new();
             let mut failed = false;
             let ctx = Ctx {
                 inst,
@@ -413,8 +400,6 @@ impl<'p> Evaluator<'p> {
                             });
                             failed = true;
                         }
-                        attr_spans.insert(name.clone(), entry.span);
-                        nested_spans(&name, &entry.value, &mut attr_spans);
                         attrs.insert(name, value);
                     }
                     Ok(None) => {}
@@ -464,7 +449,7 @@ impl<'p> Evaluator<'p> {
                 deps,
                 lifecycle,
                 span,
-                attr_spans,
+                attr_spans: attr_spans.clone(),
             });
         }
     }
@@ -511,11 +496,8 @@ impl<'p> Evaluator<'p> {
                 [Step::Index(key_expr)] => {
                     let key = self.eval(key_expr, ctx)?;
                     let key = key_text(&key);
-                    match children
-                        .iter()
-                        .find(|(k, _)| k.as_deref() == Some(key.as_str()))
-                    {
-                        Some((_, id)) => Ok(vec![(
+                    match children.get(Some(&key)) {
+                        Some(id) => Ok(vec![(
                             Target::Module(self.insts[*id].prefix.clone()),
                             item.span,
                         )]),
@@ -571,7 +553,7 @@ impl<'p> Evaluator<'p> {
             [Step::Index(key_expr)] => {
                 let key = self.eval(key_expr, ctx)?;
                 let key = key_text(&key);
-                if !keys.iter().any(|(k, _)| k.as_deref() == Some(key.as_str())) {
+                if !keys.contains(&key) {
                     return Err(self.report(EvalError::Missing {
                         span: key_expr.span,
                         message: format!(
@@ -681,6 +663,22 @@ impl<'p> Evaluator<'p> {
 
 fn record<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// Where each attribute of a resource body is written, and the fields inside it.
+fn attribute_spans(body: &Record) -> IndexMap<String, Span> {
+    let mut spans = IndexMap::new();
+    for entry in &body.entries {
+        let Some(name) = entry.key.plain() else {
+            continue;
+        };
+        if META.contains(&name.as_str()) {
+            continue;
+        }
+        spans.insert(name.clone(), entry.span);
+        nested_spans(&name, &entry.value, &mut spans);
+    }
+    spans
 }
 
 /// Spans of the fields written literally inside an attribute (`spec.template.spec

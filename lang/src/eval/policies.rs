@@ -112,6 +112,9 @@ impl<'p> Evaluator<'p> {
                 known: known.iter().cloned().collect(),
             });
         }
+        if declared.is_empty() {
+            return;
+        }
         let subjects: Vec<Value> = config.resources.iter().map(subject).collect();
         for (inst, decl) in declared {
             let qualified = self.describe(inst, &decl.name.name);

@@ -178,22 +178,16 @@ impl Evaluator<'_> {
             return Err(Reported);
         };
         let key = SlotKey::Param(inst, name.to_owned());
-        let label = self.describe(inst, &format!("param {name}"));
-        let value = self.value_slot_parts(
-            key.clone(),
-            needed_at,
-            || label,
-            |ev| {
-                let (value, span, parts) = ev.param_source(inst, name, decl)?;
-                let aliases = &ev.index(inst).types;
-                let origin = Origin {
-                    span,
-                    declared: decl.ty.span,
-                };
-                types::check(&value, &decl.ty, aliases, origin, name).map_err(|e| ev.report(e))?;
-                Ok((value, parts))
-            },
-        )?;
+        let value = self.value_slot_parts(key.clone(), needed_at, |ev| {
+            let (value, span, parts) = ev.param_source(inst, name, decl)?;
+            let aliases = &ev.index(inst).types;
+            let origin = Origin {
+                span,
+                declared: decl.ty.span,
+            };
+            types::check(&value, &decl.ty, aliases, origin, name).map_err(|e| ev.report(e))?;
+            Ok((value, parts))
+        })?;
         // Checks may read the param itself, so they run once the value is memoised.
         if !decl.checks.is_empty() && self.checked_params.insert((inst, name.to_owned())) {
             let origin_span = self.param_origin(inst, name, decl);
@@ -311,14 +305,10 @@ impl Evaluator<'_> {
                     self.known(&key, key_expr.span, "a module instance key")?;
                     let key = key_text(&key);
                     rest = &rest[1..];
-                    match children
-                        .iter()
-                        .find(|(k, _)| k.as_deref() == Some(key.as_str()))
-                    {
-                        Some((_, id)) => *id,
+                    match children.get(Some(&key)) {
+                        Some(id) => *id,
                         None => {
-                            let keys: Vec<&str> =
-                                children.iter().filter_map(|(k, _)| k.as_deref()).collect();
+                            let keys = children.keys();
                             return Err(self.report(EvalError::Missing {
                                 span: key_expr.span,
                                 message: format!(
@@ -386,35 +376,27 @@ impl Evaluator<'_> {
             }));
         };
         let key = SlotKey::Output(inst, field.name.clone());
-        let what = format!("output {}", field.name);
-        self.declared_slot(key, inst, &decl.value, span, &what)
+        self.declared_slot(key, inst, &decl.value, span)
     }
 
     /// The memoised value of a `let` or an output: `expr` evaluated in module instance
-    /// `inst`, with its parts (see `parts.rs`); `what` names it in cycle reports.
+    /// `inst`, with its parts (see `parts.rs`).
     pub(crate) fn declared_slot(
         &mut self,
         key: SlotKey,
         inst: InstId,
         expr: &Expr,
         needed_at: Span,
-        what: &str,
     ) -> R<Value> {
-        let describe = self.describe(inst, what);
-        self.value_slot_parts(
-            key,
-            needed_at,
-            || describe,
-            |ev| {
-                ev.eval_parts(
-                    expr,
-                    &Ctx {
-                        inst,
-                        env: Env::empty(),
-                    },
-                )
-            },
-        )
+        self.value_slot_parts(key, needed_at, |ev| {
+            ev.eval_parts(
+                expr,
+                &Ctx {
+                    inst,
+                    env: Env::empty(),
+                },
+            )
+        })
     }
 
     /// `type.kind.name[key].attr…` (steps start after `type.kind`).
@@ -452,9 +434,8 @@ impl Evaluator<'_> {
                     self.known(&key, key_expr.span, "a resource instance key")?;
                     let key = key_text(&key);
                     rest = &rest[1..];
-                    if !keys.iter().any(|(k, _)| k.as_deref() == Some(key.as_str())) {
-                        let known: Vec<&str> =
-                            keys.iter().filter_map(|(k, _)| k.as_deref()).collect();
+                    if !keys.contains(&key) {
+                        let known = keys.keys();
                         return Err(self.report(EvalError::Missing {
                             span: key_expr.span,
                             message: format!(
@@ -543,19 +524,12 @@ impl Evaluator<'_> {
             return Ok(None);
         }
         let keys = self.resource_keys(inst, resource, span)?;
-        let Some(env) = keys
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, env)| env.clone())
-        else {
+        let Some(env) = keys.get(key.as_deref()).cloned() else {
             return Err(Reported);
         };
-        let address = self.address(inst, &decl.rtype.joined(), &decl.name.name, key.as_deref());
-        let describe = format!("{address}.{attr}");
         self.value_slot(
             SlotKey::Attr(inst, resource, key, attr.to_owned()),
             span,
-            || describe,
             |ev| ev.eval(&entry.value, &Ctx { inst, env }),
         )
         .map(Some)

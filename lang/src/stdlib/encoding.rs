@@ -1,10 +1,7 @@
 //! Encoding functions: JSON and YAML text, base64, SHA-256 digests and image digest checks.
 //! Whatever they turn into text must hold no secret and no unknown anywhere inside.
 
-use std::sync::LazyLock;
-
 use base64::Engine as _;
-use regex::Regex;
 use sha2::{Digest as _, Sha256};
 
 use super::{check_plain, Args, FnError};
@@ -90,104 +87,9 @@ pub(super) fn to_yaml(a: &mut Args<'_>) -> Result<Value> {
         .map_err(|e| a.error(0, format!("cannot write YAML: {e}")))
 }
 
-/// Plain scalars that serde_norway (YAML 1.2) writes unquoted but a YAML 1.1 reader
-/// (PyYAML, the go-yaml v2 behind Kubernetes) reads as something other than a string:
-/// yes/no/on/off/y/n, `=`, `<<`, and numbers in underscore, sexagesimal, binary or hex form.
-/// Ordinary numbers are included too; serde_norway quotes those already.
-static YAML11_AMBIGUOUS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"^(?:[yYnN]|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|=|<<",
-        r"|[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
-        r"|[0-9][0-9_]*(?::[0-5]?[0-9])*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?",
-        r"|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?))$",
-    ))
-    .expect("the YAML 1.1 pattern is valid")
-});
-
-/// Block YAML through serde_norway, with the strings in [`YAML11_AMBIGUOUS`] single-quoted
-/// so YAML 1.1 and 1.2 readers both read them back as strings. serde_norway cannot be told
-/// to quote a string, so each such string goes through it as a unique placeholder (a prefix
-/// no input string contains, an index and a `.`) that is then replaced by the quoted text.
-pub(super) fn yaml_text(
-    json: serde_json::Value,
-) -> std::result::Result<String, serde_norway::Error> {
-    let mut prefix = String::from("obp-yaml-quoted-");
-    while mentions(&json, &prefix) {
-        prefix.push('x');
-    }
-    let mut quoted = Vec::new();
-    let json = mark_ambiguous(json, &prefix, &mut quoted);
-    let text = serde_norway::to_string(&json)?;
-    if quoted.is_empty() {
-        return Ok(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find(&prefix) {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + prefix.len()..];
-        let found = after.split_once('.').and_then(|(digits, tail)| {
-            let original = quoted.get(digits.parse::<usize>().ok()?)?;
-            Some((original, tail))
-        });
-        match found {
-            Some((original, tail)) => {
-                out.push('\'');
-                out.push_str(original);
-                out.push('\'');
-                rest = tail;
-            }
-            None => {
-                out.push_str(&prefix);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Whether any string or key inside contains `needle`.
-fn mentions(json: &serde_json::Value, needle: &str) -> bool {
-    match json {
-        serde_json::Value::String(s) => s.contains(needle),
-        serde_json::Value::Array(items) => items.iter().any(|item| mentions(item, needle)),
-        serde_json::Value::Object(map) => map
-            .iter()
-            .any(|(k, v)| k.contains(needle) || mentions(v, needle)),
-        _ => false,
-    }
-}
-
-/// Replaces every ambiguous string and key by `{prefix}{index}.`, collecting the originals.
-fn mark_ambiguous(
-    json: serde_json::Value,
-    prefix: &str,
-    quoted: &mut Vec<String>,
-) -> serde_json::Value {
-    let mark = |s: String, quoted: &mut Vec<String>| {
-        if YAML11_AMBIGUOUS.is_match(&s) {
-            quoted.push(s);
-            format!("{prefix}{}.", quoted.len() - 1)
-        } else {
-            s
-        }
-    };
-    match json {
-        serde_json::Value::String(s) => serde_json::Value::String(mark(s, quoted)),
-        serde_json::Value::Array(items) => serde_json::Value::Array(
-            items
-                .into_iter()
-                .map(|item| mark_ambiguous(item, prefix, quoted))
-                .collect(),
-        ),
-        serde_json::Value::Object(map) => serde_json::Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (mark(k, quoted), mark_ambiguous(v, prefix, quoted)))
-                .collect(),
-        ),
-        other => other,
-    }
+/// Block YAML, YAML 1.1 ambiguous strings quoted (see [`super::yaml`]).
+pub(super) fn yaml_text(json: serde_json::Value) -> std::result::Result<String, String> {
+    super::yaml::block_yaml(&json, false)
 }
 
 pub(super) fn from_json(a: &mut Args<'_>) -> Result<Value> {

@@ -26,6 +26,7 @@ mod numbers;
 mod strings;
 #[cfg(test)]
 mod tests;
+pub mod yaml;
 
 use indexmap::IndexMap;
 
@@ -533,5 +534,5 @@ fn check_plain(index: usize, value: &Value) -> Result<(), FnError> {
 /// Block YAML for plain JSON, quoting strings a YAML 1.1 reader (Kubernetes) would misread;
 /// the same text `to_yaml` produces.
 pub fn yaml_text(json: serde_json::Value) -> std::result::Result<String, String> {
-    encoding::yaml_text(json).map_err(|e| e.to_string())
+    encoding::yaml_text(json)
 }

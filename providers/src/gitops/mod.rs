@@ -68,7 +68,24 @@ impl GitOps {
         &self,
         rtype: &str,
         inputs: &BTreeMap<String, Json>,
+        checks: Checks,
     ) -> Result<(String, String), ProviderError> {
+        let (path, body) = self.target(rtype, inputs, checks)?;
+        let content = match body {
+            Body::Text(text) => text,
+            Body::Manifest(manifest) => render::yaml(&manifest)?,
+        };
+        Ok((path, content))
+    }
+
+    /// The file for a resource and what goes in it, before it is written out as text:
+    /// plan needs only the path, and YAML is the costliest step of a render.
+    fn target(
+        &self,
+        rtype: &str,
+        inputs: &BTreeMap<String, Json>,
+        checks: Checks,
+    ) -> Result<(String, Body), ProviderError> {
         if rtype == "file.text" {
             let path = inputs
                 .get("path")
@@ -82,16 +99,18 @@ impl GitOps {
                 }
                 _ => return Err(invalid("content", "`file.text` needs `content` as a string")),
             };
-            return Ok((path.to_owned(), content));
+            return Ok((path.to_owned(), Body::Text(content)));
         }
         let kind = kinds::by_type(rtype)
             .ok_or_else(|| invalid("", format!("unknown resource type `{rtype}`")))?;
         let manifest = manifest::manifest(kind, inputs, &self.store)?;
-        if let Some(problem) = manifest::check(kind, &manifest).into_iter().next() {
-            return Err(problem);
+        if checks == Checks::Run {
+            if let Some(problem) = manifest::check(kind, &manifest).into_iter().next() {
+                return Err(problem);
+            }
         }
         let path = render::relative_path(kind, &manifest)?;
-        Ok((path, render::yaml(&manifest)?))
+        Ok((path, Body::Manifest(manifest)))
     }
 
     fn write(&self, relative: &str, content: &str) -> Result<(), ProviderError> {
@@ -132,6 +151,21 @@ impl GitOps {
             outputs: BTreeMap::from([("path".to_owned(), json!(path))]),
         }
     }
+}
+
+/// What goes in a resource's file.
+enum Body {
+    Manifest(Json),
+    Text(String),
+}
+
+/// Whether [`GitOps::target`] runs the kind's checks (the typed round trip and the API
+/// rules): plan's validation and every write do; finding the path a resource claims, or what
+/// obp wrote from inputs it checked then, need not repeat them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    Run,
+    Skip,
 }
 
 /// Resource schemas: every known Kubernetes kind plus `file.text`.
@@ -177,7 +211,7 @@ impl Provider for GitOps {
         // A symlink planted where the file goes is refused now, before anything is written
         // (apply checks again as it writes).
         match self
-            .render(_resource.rtype, inputs)
+            .target(_resource.rtype, inputs, Checks::Run)
             .and_then(|(path, _)| files::check_writable(&self.root, &path))
         {
             Ok(()) => Vec::new(),
@@ -191,7 +225,7 @@ impl Provider for GitOps {
         if inputs.values().any(obp_engine::resolve::is_unknown) {
             return Vec::new();
         }
-        match self.render(resource.rtype, inputs) {
+        match self.target(resource.rtype, inputs, Checks::Skip) {
             Ok((path, _)) => vec![format!("`{}`", self.resolved_root.join(path).display())],
             Err(_) => Vec::new(),
         }
@@ -206,7 +240,7 @@ impl Provider for GitOps {
         resource: &ResourceRef<'_>,
         inputs: &BTreeMap<String, Json>,
     ) -> Result<Recorded, ProviderError> {
-        let (path, content) = self.render(resource.rtype, inputs)?;
+        let (path, content) = self.render(resource.rtype, inputs, Checks::Run)?;
         if let Some(existing) = self.read_file(&path)? {
             if existing != content && !existing.starts_with(HEADER) {
                 return Err(ProviderError::Remote(format!(
@@ -224,7 +258,7 @@ impl Provider for GitOps {
         prior: &Recorded,
         inputs: &BTreeMap<String, Json>,
     ) -> Result<Recorded, ProviderError> {
-        let (path, content) = self.render(resource.rtype, inputs)?;
+        let (path, content) = self.render(resource.rtype, inputs, Checks::Run)?;
         let old = prior
             .outputs
             .get("path")
@@ -260,7 +294,7 @@ impl Provider for GitOps {
             return Ok(None);
         };
         let expected = self
-            .render(resource.rtype, &prior.inputs)
+            .render(resource.rtype, &prior.inputs, Checks::Skip)
             .map(|(_, c)| c)
             .ok();
         if expected.as_deref() == Some(text.as_str()) {
@@ -310,7 +344,10 @@ impl Provider for GitOps {
         _live: &Recorded,
     ) -> Option<String> {
         let path = recorded.outputs.get("path")?.as_str()?;
-        let expected = self.render(resource.rtype, &recorded.inputs).ok()?.1;
+        let expected = self
+            .render(resource.rtype, &recorded.inputs, Checks::Skip)
+            .ok()?
+            .1;
         let actual = self.read_file(path).ok()??;
         let diff = similar::TextDiff::from_lines(&expected, &actual);
         Some(
