@@ -266,25 +266,38 @@ fn mark_ambiguous(json: &Json, sort_keys: bool, prefix: &str, quoted: &mut Vec<S
 }
 
 /// Whether libyaml writes `s` plain and every YAML reader reads it back as this string:
-/// an ASCII letter first, then letters, digits and `-_./`, or a `:` or `@` inside followed by
-/// one of those; not a keyword of YAML 1.1 or 1.2 (`true`, `No`, `null`, `.inf` …). Anything
-/// else is left to serde_norway: this decides only what is certain, not what is possible.
+/// - it starts with a letter, a digit, `/`, or `-` followed by a letter or `-` (not `---`);
+/// - then only letters, digits, `-_./()` and `` ` ``, or a `:` or `@` followed by a letter or
+///   digit (`a:b` is plain, `a:` and `a: b` are not);
+/// - it is not a keyword (`true`, `No`, `null` …) or a number of YAML 1.1 or 1.2 (`0x1F`,
+///   `0o17`, `1e3`, `12:30`, `1_000` …).
+///
+/// Anything else is left to serde_norway: this decides what is certain, not what is possible.
 fn certainly_plain(s: &str) -> bool {
     let bytes = s.as_bytes();
-    let Some(first) = bytes.first() else {
-        return false;
+    let first_ok = match bytes {
+        [b'-', b'-', b'-', ..] => false,
+        [b'-', second, ..] => second.is_ascii_alphabetic() || *second == b'-',
+        [first, ..] => first.is_ascii_alphanumeric() || *first == b'/',
+        [] => false,
     };
-    if !first.is_ascii_alphabetic() {
+    if !first_ok {
         return false;
     }
     for (i, &b) in bytes.iter().enumerate() {
         let ok = match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => true,
-            // `a:b` and `a@b` are plain; `a:` or `a: b` are not.
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => true,
+            b'-' | b'_' | b'.' | b'/' | b'(' | b')' | b'`' => true,
             b':' | b'@' => bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric()),
             _ => false,
         };
         if !ok {
+            return false;
+        }
+    }
+    if bytes[0].is_ascii_digit() || bytes[0] == b'-' {
+        let radix = matches!(bytes, [b'-', b'0', p, ..] | [b'0', p, ..] if p.is_ascii_alphabetic());
+        if radix || YAML11_AMBIGUOUS.is_match(s) || s.parse::<f64>().is_ok() {
             return false;
         }
     }
@@ -434,7 +447,7 @@ mod tests {
                 if rng.bool() {
                     WORDS[rng.usize(..WORDS.len())].to_owned()
                 } else {
-                    const CHARS: &[u8] = b"abz09-_./:@ #'\"\n\t`{}[],&*!|>?%=~+xyAZ";
+                    const CHARS: &[u8] = b"abz0912-_./:@ #'\"\n\t`{}[],&*!|>?%=~+xyAZeEoOiGM()";
                     (0..rng.usize(0..12))
                         .map(|_| CHARS[rng.usize(..CHARS.len())] as char)
                         .collect()
@@ -488,6 +501,37 @@ mod tests {
                 obj("k", json!([word, obj(word, json!([word]))])),
                 json!([[word], obj("a", obj(word, json!(word)))]),
             ] {
+                assert_eq!(
+                    block_yaml(&document, false).expect("writes"),
+                    reference(&document),
+                    "{document}"
+                );
+            }
+        }
+    }
+
+    /// Every string of up to three characters from the ones numbers and quantities are made
+    /// of, where a plain scalar and a number are easiest to confuse.
+    #[test]
+    fn every_short_number_like_string() {
+        const ALPHABET: &[char] = &[
+            '0', '1', '9', '.', 'e', 'E', 'x', 'o', 'b', '-', '+', ':', '_', 'G', 'i', '/', 'n',
+            'N',
+        ];
+        let mut words: Vec<String> = ALPHABET.iter().map(|c| c.to_string()).collect();
+        for _ in 0..2 {
+            let longer: Vec<String> = words
+                .iter()
+                .filter(|w| w.len() == words.last().map_or(0, String::len))
+                .flat_map(|w| ALPHABET.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(longer);
+        }
+        for word in &words {
+            let document = json!({ "k": word, "l": [word] });
+            let mut keyed = serde_json::Map::new();
+            keyed.insert(word.clone(), json!(1));
+            for document in [document, Json::Object(keyed)] {
                 assert_eq!(
                     block_yaml(&document, false).expect("writes"),
                     reference(&document),
