@@ -18,29 +18,30 @@ use super::StackArgs;
 #[derive(clap::Subcommand, Clone)]
 pub enum StateCommand {
     /// List every address in state
-    List {
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    List(StackArgs),
     /// Show one resource's recorded attributes
-    Show {
-        address: String,
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Show(AddressArgs),
     /// Forget a resource (it is not destroyed)
-    Rm {
-        address: String,
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Rm(AddressArgs),
     /// Rename a resource in state
-    Mv {
-        from: String,
-        to: String,
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Mv(MoveArgs),
+}
+
+/// `obp state show|rm ADDRESS [PATH]`.
+#[derive(clap::Args, Clone)]
+pub struct AddressArgs {
+    pub address: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `obp state mv FROM TO [PATH]`.
+#[derive(clap::Args, Clone)]
+pub struct MoveArgs {
+    pub from: String,
+    pub to: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// An address as printed: `for each` keys may hold control characters, which are escaped.
@@ -174,10 +175,10 @@ pub async fn output(args: &OutputArgs, color: Color) -> CliResult<ExitCode> {
 
 pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> {
     let args = match command {
-        StateCommand::List { stack }
-        | StateCommand::Show { stack, .. }
-        | StateCommand::Rm { stack, .. }
-        | StateCommand::Mv { stack, .. } => stack,
+        StateCommand::List(stack) => stack,
+        StateCommand::Show(AddressArgs { stack, .. })
+        | StateCommand::Rm(AddressArgs { stack, .. })
+        | StateCommand::Mv(MoveArgs { stack, .. }) => stack,
     };
     let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
@@ -189,19 +190,19 @@ pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> 
         return Ok(ExitCode::FAILURE);
     };
     match command {
-        StateCommand::List { .. } => {
+        StateCommand::List(_) => {
             for address in state.resources.keys() {
                 say!("{}", render_text(address))?;
             }
         }
-        StateCommand::Show { address, .. } => match state.resources.get(address) {
+        StateCommand::Show(AddressArgs { address, .. }) => match state.resources.get(address) {
             Some(resource) => print_resource(address, resource)?,
             None => {
                 stack.fail(missing(&state, address));
                 return Ok(ExitCode::FAILURE);
             }
         },
-        StateCommand::Rm { address, .. } => {
+        StateCommand::Rm(AddressArgs { address, .. }) => {
             let matched: Vec<String> = state
                 .resources
                 .keys()
@@ -223,7 +224,7 @@ pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> 
                 return Ok(ExitCode::FAILURE);
             }
         }
-        StateCommand::Mv { from, to, .. } => {
+        StateCommand::Mv(MoveArgs { from, to, .. }) => {
             if state.resources.contains_key(to) {
                 stack.fail(StateError::AddressTaken {
                     address: to.clone(),
