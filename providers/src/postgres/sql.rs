@@ -1,5 +1,7 @@
 //! Checks of postgres resource inputs: every name and literal that can reach a statement.
-//! They run in `validate` (plan) and again before any statement.
+//! They run in `validate` (plan) and again before any statement: [`check_inputs`] and
+//! [`check_prior`] hand the inputs to their resource type's own `check`, which uses the
+//! shared rules here (names, reserved names, connection limits, restricted text).
 
 use std::collections::BTreeMap;
 
