@@ -1,7 +1,5 @@
-//! The `obp` command: parses arguments and hands over to [`cli`].
-
-mod cli;
+//! The `obp` command: everything is in the library ([`obp::main`]).
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    obp::main()
 }

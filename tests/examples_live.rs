@@ -8,9 +8,11 @@
 //! checked gone. Secrets are generated per run and must appear nowhere: not in the output,
 //! the state or the rendered files.
 //!
-//! The examples share tenant names (`acme` …), so they run one after the other in one test.
-//! A run that fails half-way leaves objects on the servers: restart them (`scripts/test` does)
-//! before running again.
+//! One test per example (and per environment of `multi-env`). The examples share tenant names
+//! (`acme` …), so the tests take turns ([`SERIAL`]). A test that fails half-way removes what
+//! its example left on the servers before it ends ([`Cleanup`]), so the next test, or the next
+//! run, starts from clean servers; `a_failed_example_leaves_nothing_on_the_servers` checks
+//! that.
 
 mod tree;
 
@@ -19,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value as Json;
+
+/// Held by each test for its whole run: the examples share names on the servers.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn server_env(name: &str, script: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -29,6 +34,7 @@ fn server_env(name: &str, script: &str) -> String {
     })
 }
 
+#[derive(Clone)]
 struct Servers {
     pg_url: String,
     redis_url: String,
@@ -130,13 +136,7 @@ impl Example {
     }
 
     fn obp(&self, args: &[&str]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_obp"));
-        command.current_dir(self.dir.path()).args(args);
-        for var in &self.vars {
-            command.args(["--var", var]);
-        }
-        command.envs(&self.env).env("NO_COLOR", "1");
-        command.output().unwrap()
+        obp_in(self.dir.path(), &self.vars, &self.env, args)
     }
 
     fn run_ok(&self, args: &[&str]) -> String {
@@ -162,24 +162,134 @@ impl Example {
         }
     }
 
-    /// The state file (the examples keep it beside the stack, or under `state/`).
+    /// The state file and what it holds.
     fn state(&self) -> (PathBuf, Json) {
-        let candidates = [self.dir.path().join("obp.state.json")].into_iter().chain(
-            std::fs::read_dir(self.dir.path().join("state"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json")),
-        );
-        let mut found: Vec<PathBuf> = candidates.filter(|p| p.exists()).collect();
-        found.sort();
-        let path = found
-            .pop()
-            .unwrap_or_else(|| panic!("{}: no state file", self.name));
+        let path =
+            state_path(self.dir.path()).unwrap_or_else(|| panic!("{}: no state file", self.name));
         let text = std::fs::read_to_string(&path).unwrap();
         self.assert_no_secret("the state", &text);
         (path, serde_json::from_str(&text).unwrap())
+    }
+}
+
+/// Runs the `obp` binary in `dir` with these `--var` values and environment.
+fn obp_in(dir: &Path, vars: &[String], env: &BTreeMap<String, String>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_obp"));
+    command.current_dir(dir).args(args);
+    for var in vars {
+        command.args(["--var", var]);
+    }
+    command.envs(env).env("NO_COLOR", "1");
+    command.output().unwrap()
+}
+
+/// The state file (the examples keep it beside the stack, or under `state/`), if any.
+fn state_path(dir: &Path) -> Option<PathBuf> {
+    let candidates = [dir.join("obp.state.json")].into_iter().chain(
+        std::fs::read_dir(dir.join("state"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json")),
+    );
+    let mut found: Vec<PathBuf> = candidates.filter(|p| p.exists()).collect();
+    found.sort();
+    found.pop()
+}
+
+/// Removes what an example left on the servers when its test stops on a failure (a failed
+/// check or a panic, so while unwinding): `obp destroy` with the protection lifted, then,
+/// for each object its state still names, the server's own command. A test that reaches its
+/// end has destroyed everything and checked the servers itself, so the guard does nothing.
+///
+/// The work runs on a thread of its own (with its own runtime: the test's is busy
+/// unwinding), and nothing it meets can panic the test a second time (which would abort).
+struct Cleanup {
+    name: String,
+    dir: PathBuf,
+    vars: Vec<String>,
+    env: BTreeMap<String, String>,
+    servers: Servers,
+}
+
+impl Cleanup {
+    fn new(example: &Example, servers: &Servers) -> Cleanup {
+        Cleanup {
+            name: example.name.clone(),
+            dir: example.dir.path().to_path_buf(),
+            vars: example.vars.clone(),
+            env: example.env.clone(),
+            servers: servers.clone(),
+        }
+    }
+
+    fn run(&self) {
+        eprintln!(
+            "{}: the test failed; removing what it left on the servers",
+            self.name
+        );
+        let stack = self.dir.join("stack.obp");
+        if let Some(text) = std::fs::read_to_string(&stack)
+            .ok()
+            .filter(|text| !text.contains("protect = false"))
+        {
+            if let Some(unprotected) = unprotected(&text) {
+                let _ = std::fs::write(&stack, unprotected);
+            }
+        }
+        let destroy = obp_in(
+            &self.dir,
+            &self.vars,
+            &self.env,
+            &["destroy", "--auto-approve"],
+        );
+        if !destroy.status.success() {
+            eprintln!(
+                "{}: `obp destroy` after the failure:\n{}",
+                self.name,
+                output_text(&destroy)
+            );
+        }
+        let Some(state) = state_path(&self.dir)
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| serde_json::from_str::<Json>(&text).ok())
+        else {
+            return;
+        };
+        let left = objects(&state);
+        if left.is_empty() {
+            return;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for object in removal_order(&left) {
+                remove(&self.servers, object).await;
+                if exists(&self.servers, object).await {
+                    eprintln!("{}: {object:?} is still on its server", self.name);
+                }
+            }
+        });
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let cleanup = Cleanup {
+            name: self.name.clone(),
+            dir: self.dir.clone(),
+            vars: self.vars.clone(),
+            env: self.env.clone(),
+            servers: self.servers.clone(),
+        };
+        // A panic on that thread (a server gone too) ends there, reported by its message.
+        let _ = std::thread::spawn(move || cleanup.run()).join();
     }
 }
 
@@ -244,13 +354,103 @@ fn objects(state: &Json) -> BTreeSet<Object> {
     out
 }
 
+/// Dependents first: records and buckets, ACL users, databases, then the roles owning them.
+fn removal_order(objects: &BTreeSet<Object>) -> Vec<&Object> {
+    let rank = |object: &Object| match object {
+        Object::Record { .. } => 0,
+        Object::Bucket(_) => 1,
+        Object::AclUser(_) => 2,
+        Object::Database(_) => 3,
+        Object::Role(_) => 4,
+    };
+    let mut ordered: Vec<&Object> = objects.iter().collect();
+    ordered.sort_by_key(|o| rank(o));
+    ordered
+}
+
+async fn postgres(servers: &Servers) -> tokio_postgres::Client {
+    let config: tokio_postgres::Config = servers.pg_url.parse().unwrap();
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Removes `object` with its server's own command (not through obp); what cannot be removed
+/// is said on stderr.
+async fn remove(servers: &Servers, object: &Object) {
+    let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let outcome: Result<(), String> = match object {
+        Object::Database(name) => postgres(servers)
+            .await
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quoted(name)
+            ))
+            .await
+            .map_err(|e| e.to_string()),
+        Object::Role(name) => postgres(servers)
+            .await
+            .batch_execute(&format!("DROP ROLE IF EXISTS {}", quoted(name)))
+            .await
+            .map_err(|e| e.to_string()),
+        Object::AclUser(name) => {
+            let client = redis::Client::open(servers.redis_url.as_str()).unwrap();
+            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+            redis::cmd("ACL")
+                .arg("DELUSER")
+                .arg(name)
+                .query_async::<i64>(&mut connection)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        Object::Bucket(name) => {
+            use rusty_s3::S3Action;
+            let bucket = rusty_s3::Bucket::new(
+                servers.s3_endpoint.parse().unwrap(),
+                rusty_s3::UrlStyle::Path,
+                name.clone(),
+                "eu-central-1",
+            )
+            .unwrap();
+            let credentials =
+                rusty_s3::Credentials::new(servers.s3_access.clone(), servers.s3_secret.clone());
+            let url = rusty_s3::actions::DeleteBucket::new(&bucket, &credentials)
+                .sign(std::time::Duration::from_secs(60));
+            match reqwest::Client::new().delete(url).send().await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(format!("DELETE bucket: {}", response.status())),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Object::Record { zone, name, rtype } => {
+            let change = serde_json::json!({ "rrsets": [
+                { "name": format!("{name}."), "type": rtype, "changetype": "DELETE" }
+            ] });
+            let response = pdns(
+                servers,
+                reqwest::Method::PATCH,
+                &format!("/zones/{zone}."),
+                Some(change),
+            )
+            .await;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("PATCH zone: {}", response.status()))
+            }
+        }
+    };
+    if let Err(error) = outcome {
+        eprintln!("removing {object:?}: {error}");
+    }
+}
+
 /// Whether `object` exists, asked directly of its server (not through obp).
 async fn exists(servers: &Servers, object: &Object) -> bool {
     match object {
         Object::Role(name) | Object::Database(name) => {
-            let config: tokio_postgres::Config = servers.pg_url.parse().unwrap();
-            let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
-            tokio::spawn(connection);
+            let client = postgres(servers).await;
             let query = if matches!(object, Object::Role(_)) {
                 "SELECT count(*) FROM pg_roles WHERE rolname = $1"
             } else {
@@ -362,6 +562,7 @@ async fn round_trip(
     databases: bool,
     protected: bool,
 ) {
+    let _cleanup = Cleanup::new(example, servers);
     example.run_ok(&["apply", "--auto-approve", "--parallelism", "4"]);
 
     let plan = example.obp(&["plan", "--detailed-exitcode"]);
@@ -434,6 +635,13 @@ async fn on_servers(
 /// Decommissioning: `protect = false` in every Odoo stack module of the file.
 fn unprotect(stack: &Path) {
     let text = std::fs::read_to_string(stack).unwrap();
+    let out = unprotected(&text)
+        .unwrap_or_else(|| panic!("{}: no Odoo stack module to unprotect", stack.display()));
+    std::fs::write(stack, out).unwrap();
+}
+
+/// `text` with `protect = false` in every Odoo stack module; `None` when it has none.
+fn unprotected(text: &str) -> Option<String> {
     let mut out = String::new();
     let mut changed = false;
     for line in text.lines() {
@@ -447,64 +655,150 @@ fn unprotect(stack: &Path) {
             changed = true;
         }
     }
-    assert!(
-        changed,
-        "{}: no Odoo stack module to unprotect",
-        stack.display()
-    );
-    std::fs::write(stack, out).unwrap();
+    changed.then_some(out)
+}
+
+/// The zone the dedicated example's records live in (it manages records, not the zone):
+/// created for the test, deleted at its end, and on a failure by the guard.
+struct Zone {
+    servers: Servers,
+    deleted: bool,
+}
+
+impl Zone {
+    const NAME: &str = "acme.example";
+
+    async fn create(servers: &Servers) -> Zone {
+        let zone = serde_json::json!({ "name": format!("{}.", Zone::NAME), "kind": "Native", "nameservers": [] });
+        if pdns_zone(servers, Zone::NAME).await.is_none() {
+            let created = pdns(servers, reqwest::Method::POST, "/zones", Some(zone)).await;
+            assert!(
+                created.status().is_success(),
+                "creating the {} zone: {}",
+                Zone::NAME,
+                created.status()
+            );
+        }
+        Zone {
+            servers: servers.clone(),
+            deleted: false,
+        }
+    }
+
+    async fn delete(mut self) {
+        let path = format!("/zones/{}.", Zone::NAME);
+        let deleted = pdns(&self.servers, reqwest::Method::DELETE, &path, None).await;
+        assert!(
+            deleted.status().is_success(),
+            "deleting the {} zone: {}",
+            Zone::NAME,
+            deleted.status()
+        );
+        self.deleted = true;
+    }
+}
+
+impl Drop for Zone {
+    fn drop(&mut self) {
+        if self.deleted {
+            return;
+        }
+        let servers = self.servers.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let path = format!("/zones/{}.", Zone::NAME);
+            runtime.block_on(pdns(&servers, reqwest::Method::DELETE, &path, None));
+        })
+        .join();
+    }
 }
 
 #[tokio::test]
-async fn examples_apply_and_destroy_against_real_servers() {
+async fn dedicated() {
+    let _serial = SERIAL.lock().await;
     let servers = Servers::from_env();
-
-    // The dedicated example manages records in a zone that exists already.
-    let zone = serde_json::json!({ "name": "acme.example.", "kind": "Native", "nameservers": [] });
-    if pdns_zone(&servers, "acme.example").await.is_none() {
-        let created = pdns(&servers, reqwest::Method::POST, "/zones", Some(zone)).await;
-        assert!(
-            created.status().is_success(),
-            "creating the acme.example zone: {}",
-            created.status()
-        );
-    }
-
+    let zone = Zone::create(&servers).await;
     // Where obp reaches the APIs (the pods keep the endpoints written in the examples).
-    let with_s3 = [("s3_api", servers.s3_endpoint.as_str())];
-    let with_s3_dns = [
+    let vars = [
         ("s3_api", servers.s3_endpoint.as_str()),
         ("dns_api", servers.pdns_url.as_str()),
     ];
+    let example = Example::new("dedicated", &vars, &servers);
+    round_trip(&example, &servers, "dedicated_tree", true, true).await;
+    zone.delete().await;
+}
 
-    let dedicated = Example::new("dedicated", &with_s3_dns, &servers);
-    round_trip(&dedicated, &servers, "dedicated_tree", true, true).await;
-    let saas = Example::new("saas", &with_s3, &servers);
-    round_trip(&saas, &servers, "saas_tree", true, true).await;
-    let hybrid = Example::new("hybrid", &with_s3, &servers);
-    round_trip(&hybrid, &servers, "hybrid_tree", true, true).await;
-    for environment in ["dev", "staging", "prod"] {
-        let multi = Example::new("multi-env", &[("environment", environment)], &servers);
-        round_trip(
-            &multi,
-            &servers,
-            &format!("multi_env_{environment}_tree"),
-            environment != "dev",
-            environment != "dev",
-        )
-        .await;
-    }
+#[tokio::test]
+async fn saas() {
+    let _serial = SERIAL.lock().await;
+    let servers = Servers::from_env();
+    let example = Example::new("saas", &[("s3_api", &servers.s3_endpoint)], &servers);
+    round_trip(&example, &servers, "saas_tree", true, true).await;
+}
 
-    let deleted = pdns(
-        &servers,
-        reqwest::Method::DELETE,
-        "/zones/acme.example.",
-        None,
-    )
-    .await;
+#[tokio::test]
+async fn hybrid() {
+    let _serial = SERIAL.lock().await;
+    let servers = Servers::from_env();
+    let example = Example::new("hybrid", &[("s3_api", &servers.s3_endpoint)], &servers);
+    round_trip(&example, &servers, "hybrid_tree", true, true).await;
+}
+
+/// `multi-env` in one environment: dev runs PostgreSQL in the cluster and is not protected.
+async fn multi_env(environment: &str) {
+    let _serial = SERIAL.lock().await;
+    let servers = Servers::from_env();
+    let example = Example::new("multi-env", &[("environment", environment)], &servers);
+    let on_servers = environment != "dev";
+    let snapshot = format!("multi_env_{environment}_tree");
+    round_trip(&example, &servers, &snapshot, on_servers, on_servers).await;
+}
+
+#[tokio::test]
+async fn multi_env_dev() {
+    multi_env("dev").await;
+}
+
+#[tokio::test]
+async fn multi_env_staging() {
+    multi_env("staging").await;
+}
+
+#[tokio::test]
+async fn multi_env_prod() {
+    multi_env("prod").await;
+}
+
+/// A test that fails after its apply leaves nothing behind: the guard destroys what the
+/// example made (its production data protected, so the protection is lifted first).
+#[tokio::test]
+async fn a_failed_example_leaves_nothing_on_the_servers() {
+    let _serial = SERIAL.lock().await;
+    let servers = Servers::from_env();
+    let example = Example::new("saas", &[("s3_api", &servers.s3_endpoint)], &servers);
+    let (made, managed) = std::sync::mpsc::channel();
+    let failing = {
+        let servers = servers.clone();
+        tokio::spawn(async move {
+            let _cleanup = Cleanup::new(&example, &servers);
+            example.run_ok(&["apply", "--auto-approve", "--parallelism", "4"]);
+            made.send(objects(&example.state().1)).unwrap();
+            panic!("a check fails after the apply");
+        })
+    };
+    assert!(failing.await.unwrap_err().is_panic());
+    let managed = managed.recv().unwrap();
     assert!(
-        deleted.status().is_success(),
-        "deleting the acme.example zone: {}",
-        deleted.status()
+        managed.iter().any(|o| matches!(o, Object::Database(_))),
+        "{managed:?}"
     );
+    for object in &managed {
+        assert!(
+            !exists(&servers, object).await,
+            "{object:?} is still on its server after the failed test"
+        );
+    }
 }

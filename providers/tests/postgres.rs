@@ -739,3 +739,92 @@ async fn tls_modes_and_bad_urls() {
     ]));
     assert!(matches!(bad, Err(ProviderError::Config(_))));
 }
+
+/// `obp import` of each resource type by its id shape, against objects made by hand; a
+/// malformed id or a type the provider does not manage is refused naming the id shapes.
+#[tokio::test]
+async fn every_type_imports_by_its_id() {
+    let role = unique("obp_imp");
+    let db = unique("obp_impdb");
+    // CREATE DATABASE cannot share a statement batch (an implicit transaction).
+    exec(
+        "postgres",
+        &format!("CREATE ROLE \"{role}\" CONNECTION LIMIT 3"),
+    )
+    .await;
+    exec(
+        "postgres",
+        &format!("CREATE DATABASE \"{db}\" OWNER \"{role}\""),
+    )
+    .await;
+    exec(
+        &db,
+        &format!(
+            "CREATE SCHEMA reports AUTHORIZATION \"{role}\"; CREATE EXTENSION pg_trgm SCHEMA reports; \
+             GRANT USAGE ON SCHEMA reports TO \"{role}\""
+        ),
+    )
+    .await;
+    let provider = Postgres::new(&BTreeMap::from([(
+        "url".to_owned(),
+        json!({"$secret": "env:OBP_TEST_PG_URL"}),
+    )]))
+    .unwrap();
+    let import = |rtype: &'static str, id: String| {
+        let provider = &provider;
+        async move {
+            let reference = ResourceRef {
+                address: "postgres.x.imported",
+                rtype,
+            };
+            provider.import(&reference, &id).await
+        }
+    };
+
+    let imported = import("postgres.role", role.clone()).await.unwrap();
+    assert_eq!(imported.inputs["name"], json!(role));
+    assert_eq!(imported.inputs["connection_limit"], json!(3));
+    // Values at their default are left out, as a blueprint that does not set them.
+    assert_eq!(imported.inputs.get("superuser"), None);
+    // Attributes without a default (owner, schema) are adopted only once the blueprint sets
+    // them: import records the object's identity, and the first plan aligns the rest.
+    let names = |imported: Recorded| imported.inputs.into_keys().collect::<Vec<_>>();
+    let imported = import("postgres.database", db.clone()).await.unwrap();
+    assert_eq!(names(imported), ["name"]);
+    let imported = import("postgres.schema", format!("{db}/reports"))
+        .await
+        .unwrap();
+    assert_eq!(names(imported), ["database", "name"]);
+    let imported = import("postgres.extension", format!("{db}/pg_trgm"))
+        .await
+        .unwrap();
+    assert_eq!(imported.inputs["database"], json!(db));
+    assert_eq!(imported.inputs["name"], json!("pg_trgm"));
+    let imported = import("postgres.grant", format!("{db}/{role}/schema/reports"))
+        .await
+        .unwrap();
+    assert_eq!(imported.inputs["object_type"], json!("schema"));
+    // The owner holds every schema privilege by default.
+    assert_eq!(imported.inputs["privileges"], json!(["CREATE", "USAGE"]));
+
+    let missing = import("postgres.schema", format!("{db}/absent"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("does not exist"), "{missing}");
+    for (rtype, id) in [
+        ("postgres.role", format!("{db}/{role}")),
+        ("postgres.extension", "pg_trgm".to_owned()),
+        ("postgres.grant", format!("{db}/{role}")),
+        ("postgres.table", role.clone()),
+    ] {
+        let error = import(rtype, id.clone()).await.unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("cannot import `{id}` as {rtype}"))
+                && error.contains("DATABASE/ROLE/OBJECT_TYPE[/SCHEMA] (grants)"),
+            "{error}"
+        );
+    }
+    exec("postgres", &format!("DROP DATABASE \"{db}\"")).await;
+    exec("postgres", &format!("DROP ROLE \"{role}\"")).await;
+}

@@ -19,10 +19,26 @@ use super::plan::{make, PlanArgs};
 use super::stack::{Policies, Stack};
 use super::StackArgs;
 
-pub struct Flags {
+/// `obp apply [PATH|FILE]` and `obp destroy [PATH]`: the same options.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Do not ask for confirmation
+    #[arg(long = "auto-approve")]
     pub auto_approve: bool,
+    /// Changes applied at the same time
+    #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
-    pub destroy: bool,
+}
+
+/// How to walk the plan: from the command line, or fixed for a saved plan.
+struct Flags {
+    auto_approve: bool,
+    parallelism: usize,
+    destroy: bool,
 }
 
 /// Prints one line per step; safe from several tasks. On a terminal a progress bar counts
@@ -140,12 +156,14 @@ fn done(action: Action) -> &'static str {
     }
 }
 
-pub async fn run(
-    args: &StackArgs,
-    plan_args: &PlanArgs,
-    flags: Flags,
-    color: Color,
-) -> CliResult<ExitCode> {
+/// Applies (`destroy`: destroys) the stack, or applies a saved plan.
+pub async fn run(command: &Args, destroy: bool, color: Color) -> CliResult<ExitCode> {
+    let (args, plan_args) = (&command.stack, &command.plan);
+    let flags = Flags {
+        auto_approve: command.auto_approve,
+        parallelism: command.parallelism,
+        destroy,
+    };
     // `obp apply FILE` applies a saved plan.
     if let Some(path) = &args.path {
         if path.is_file() && path.extension().is_none_or(|e| e != "obp") {
@@ -153,7 +171,7 @@ pub async fn run(
         }
     }
     let policies = Policies::unless_destroying(flags.destroy);
-    let Ok(stack) = Stack::load(args, color, policies)? else {
+    let Ok(stack) = Stack::load(args, color, policies) else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(lock) = stack
@@ -200,7 +218,7 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> CliResult<ExitCod
         overrides: made.overrides.clone(),
     };
     let policies = Policies::unless_destroying(made.destroy);
-    let Ok(stack) = Stack::load(&stack_args, color, policies)? else {
+    let Ok(stack) = Stack::load(&stack_args, color, policies) else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(lock) = stack.lock("apply").await else {

@@ -13,8 +13,19 @@ use super::output::Color;
 use super::stack::{Policies, Stack};
 use super::StackArgs;
 
-pub async fn run(args: &StackArgs, json: bool, color: Color) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+/// `obp drift [PATH]`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Print the drift as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: &Args, color: Color) -> CliResult<ExitCode> {
+    let json = args.json;
+    let Ok(stack) = Stack::load(&args.stack, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("drift").await else {

@@ -6,8 +6,15 @@ use std::process::ExitCode;
 
 use obp_lang::diagnostics::codes;
 
-pub fn run(code: Option<&str>) -> CliResult<ExitCode> {
-    let Some(code) = code else {
+/// `obp explain [CODE]`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A code such as E0201
+    pub code: Option<String>,
+}
+
+pub fn run(args: &Args) -> CliResult<ExitCode> {
+    let Some(code) = args.code.as_deref() else {
         for info in codes::ALL {
             say!("{}  {}", info.code, info.title)?;
         }

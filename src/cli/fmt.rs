@@ -11,7 +11,19 @@ use obp_lang::SourceMap;
 
 use super::output::{self, Color};
 
-pub fn run(paths: &[PathBuf], check: bool, color: Color) -> CliResult<ExitCode> {
+/// `obp fmt [PATHS]…`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or directories (default: the current directory)
+    pub paths: Vec<PathBuf>,
+    /// Do not write; exit 1 if any file is not formatted
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub fn run(args: &Args, color: Color) -> CliResult<ExitCode> {
+    let Args { paths, check } = args;
+    let check = *check;
     let roots = if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {

@@ -11,8 +11,19 @@ use super::output::Color;
 use super::stack::{Policies, Stack};
 use super::StackArgs;
 
-pub async fn run(args: &StackArgs, module: Option<&str>, color: Color) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+/// `obp graph [PATH]`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Only addresses under this module instance (such as t["acme"])
+    #[arg(long)]
+    pub module: Option<String>,
+}
+
+pub async fn run(args: &Args, color: Color) -> CliResult<ExitCode> {
+    let module = args.module.as_deref();
+    let Ok(stack) = Stack::load(&args.stack, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
     if stack.acyclic().is_err() {
@@ -34,7 +45,7 @@ pub async fn run(args: &StackArgs, module: Option<&str>, color: Color) -> CliRes
 }
 
 pub async fn providers(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
     for name in stack.providers.names() {

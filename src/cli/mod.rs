@@ -26,14 +26,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use errors::CliError;
+use output::ColorChoice;
 
 /// obp ("Odoo BluePrint"): infrastructure as code for Odoo stacks.
 #[derive(Parser)]
 #[command(name = "obp", version, about, long_about = None)]
 struct Cli {
     /// Colour: auto (when stderr is a terminal), always, never
-    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "always", "never"])]
-    color: String,
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,134 +79,38 @@ impl StackArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Parse, check and evaluate a stack; exit 1 on errors
-    Validate {
-        #[command(flatten)]
-        stack: StackArgs,
-        /// Print diagnostics as JSON on stdout
-        #[arg(long)]
-        json: bool,
-    },
+    Validate(validate::Args),
     /// Print the evaluated configuration of a stack as JSON
-    Eval {
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Eval(StackArgs),
     /// Show what apply would change
-    Plan {
-        #[command(flatten)]
-        stack: StackArgs,
-        #[command(flatten)]
-        plan: plan::PlanArgs,
-        /// Save the plan to FILE for `obp apply FILE`
-        #[arg(long = "out", value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// Print the plan as JSON
-        #[arg(long)]
-        json: bool,
-        /// Exit 0 when nothing changes, 2 when something would, 1 on errors
-        #[arg(long = "detailed-exitcode")]
-        detailed_exitcode: bool,
-        /// Plan to destroy everything
-        #[arg(long)]
-        destroy: bool,
-    },
+    Plan(plan::Args),
     /// Plan and apply (or apply a saved plan: `obp apply FILE`)
-    Apply {
-        #[command(flatten)]
-        stack: StackArgs,
-        #[command(flatten)]
-        plan: plan::PlanArgs,
-        /// Do not ask for confirmation
-        #[arg(long = "auto-approve")]
-        auto_approve: bool,
-        /// Changes applied at the same time
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
-    },
+    Apply(apply::Args),
     /// Destroy everything the stack manages, dependents first
-    Destroy {
-        #[command(flatten)]
-        stack: StackArgs,
-        #[command(flatten)]
-        plan: plan::PlanArgs,
-        #[arg(long = "auto-approve")]
-        auto_approve: bool,
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
-    },
+    Destroy(apply::Args),
     /// Report what changed outside obp since the last apply, changing nothing; exit 2 on drift
-    Drift {
-        #[command(flatten)]
-        stack: StackArgs,
-        /// Print the drift as JSON
-        #[arg(long)]
-        json: bool,
-    },
+    Drift(drift::Args),
     /// Read every resource and record what is live
-    Refresh {
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Refresh(StackArgs),
     /// Show the state
-    Show {
-        #[command(flatten)]
-        stack: StackArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Show(state::ShowArgs),
     /// Print the stack's outputs (from state)
-    Output {
-        /// One output
-        #[arg(long)]
-        name: Option<String>,
-        #[command(flatten)]
-        stack: StackArgs,
-        #[arg(long)]
-        json: bool,
-    },
+    Output(state::OutputArgs),
     /// Inspect or edit state
     #[command(subcommand)]
     State(state::StateCommand),
     /// Adopt an existing object into state: ADDRESS is declared in the stack, ID names the object
-    Import {
-        address: String,
-        id: String,
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Import(state::ImportArgs),
     /// Print the dependency graph as Graphviz DOT
-    Graph {
-        #[command(flatten)]
-        stack: StackArgs,
-        /// Only addresses under this module instance (such as t["acme"])
-        #[arg(long)]
-        module: Option<String>,
-    },
+    Graph(graph::Args),
     /// List the configured providers and the resource types they manage
-    Providers {
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Providers(StackArgs),
     /// Remove a lock left behind by a crashed operation
-    ForceUnlock {
-        /// The lock id printed by the operation that found the state locked
-        id: String,
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    ForceUnlock(state::UnlockArgs),
     /// Format .obp files canonically (in place, or check with --check)
-    Fmt {
-        /// Files or directories (default: the current directory)
-        paths: Vec<PathBuf>,
-        /// Do not write; exit 1 if any file is not formatted
-        #[arg(long)]
-        check: bool,
-    },
+    Fmt(fmt::Args),
     /// Explain an error code, or list all codes
-    Explain {
-        /// A code such as E0201
-        code: Option<String>,
-    },
+    Explain(explain::Args),
 }
 
 /// Long options Terraform users type with one dash (`-out`, `-target` …).
@@ -265,7 +170,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage(&error),
     };
-    let color = output::Color::from_flag(&cli.color);
+    let color = output::Color::from_choice(cli.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -277,81 +182,23 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(interrupt::guarded(async move {
-        match cli.command {
-            Command::Validate { stack, json } => validate::run(&stack, json, color),
-            Command::Eval { stack } => eval::run(&stack, color),
-            Command::Plan {
-                stack,
-                plan: plan_args,
-                out,
-                json,
-                detailed_exitcode,
-                destroy,
-            } => {
-                plan::run(
-                    &stack,
-                    &plan_args,
-                    plan::Flags {
-                        out,
-                        json,
-                        detailed_exitcode,
-                        destroy,
-                    },
-                    color,
-                )
-                .await
-            }
-            Command::Apply {
-                stack,
-                plan: plan_args,
-                auto_approve,
-                parallelism,
-            } => {
-                apply::run(
-                    &stack,
-                    &plan_args,
-                    apply::Flags {
-                        auto_approve,
-                        parallelism,
-                        destroy: false,
-                    },
-                    color,
-                )
-                .await
-            }
-            Command::Destroy {
-                stack,
-                plan: plan_args,
-                auto_approve,
-                parallelism,
-            } => {
-                apply::run(
-                    &stack,
-                    &plan_args,
-                    apply::Flags {
-                        auto_approve,
-                        parallelism,
-                        destroy: true,
-                    },
-                    color,
-                )
-                .await
-            }
-            Command::Drift { stack, json } => drift::run(&stack, json, color).await,
-            Command::Refresh { stack } => state::refresh(&stack, color).await,
-            Command::Show { stack, json } => state::show(&stack, json, color).await,
-            Command::Output { name, stack, json } => {
-                state::output(&stack, name.as_deref(), json, color).await
-            }
-            Command::State(command) => state::state(&command, color).await,
-            Command::Import { address, id, stack } => {
-                state::import(&stack, &address, &id, color).await
-            }
-            Command::Graph { stack, module } => graph::run(&stack, module.as_deref(), color).await,
-            Command::Providers { stack } => graph::providers(&stack, color).await,
-            Command::ForceUnlock { id, stack } => state::force_unlock(&stack, &id, color).await,
-            Command::Fmt { paths, check } => fmt::run(&paths, check, color),
-            Command::Explain { code } => explain::run(code.as_deref()),
+        match &cli.command {
+            Command::Validate(args) => validate::run(args, color),
+            Command::Eval(stack) => eval::run(stack, color),
+            Command::Plan(args) => plan::run(args, color).await,
+            Command::Apply(args) => apply::run(args, false, color).await,
+            Command::Destroy(args) => apply::run(args, true, color).await,
+            Command::Drift(args) => drift::run(args, color).await,
+            Command::Refresh(stack) => state::refresh(stack, color).await,
+            Command::Show(args) => state::show(args, color).await,
+            Command::Output(args) => state::output(args, color).await,
+            Command::State(command) => state::state(command, color).await,
+            Command::Import(args) => state::import(args, color).await,
+            Command::Graph(args) => graph::run(args, color).await,
+            Command::Providers(stack) => graph::providers(stack, color).await,
+            Command::ForceUnlock(args) => state::force_unlock(args, color).await,
+            Command::Fmt(args) => fmt::run(args, color),
+            Command::Explain(args) => explain::run(args),
         }
     }));
     match result {

@@ -15,6 +15,15 @@ use obp_lang::{Diagnostic, SourceMap};
 
 use super::errors::CliError;
 
+/// `--color`: what the user asked for.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether this run colours its diagnostics.
 #[derive(Clone, Copy)]
 pub enum Color {
     Always,
@@ -22,14 +31,17 @@ pub enum Color {
 }
 
 impl Color {
-    pub fn from_flag(flag: &str) -> Color {
-        match flag {
-            "always" => Color::Always,
-            "never" => Color::Never,
-            _ if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() => {
+    /// `auto` colours when stderr is a terminal and `NO_COLOR` is not set.
+    pub fn from_choice(choice: ColorChoice) -> Color {
+        match choice {
+            ColorChoice::Always => Color::Always,
+            ColorChoice::Never => Color::Never,
+            ColorChoice::Auto
+                if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() =>
+            {
                 Color::Always
             }
-            _ => Color::Never,
+            ColorChoice::Auto => Color::Never,
         }
     }
 

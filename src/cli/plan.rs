@@ -20,7 +20,7 @@ pub struct PlanArgs {
     /// Leave this address (prefix) alone; repeatable
     #[arg(long = "exclude", value_name = "ADDRESS")]
     pub excludes: Vec<String>,
-    /// Skip reading live objects before planning
+    /// Read live objects before planning (false: plan from state alone)
     #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
 }
@@ -67,21 +67,31 @@ pub async fn make(
     Ok(made)
 }
 
-pub struct Flags {
+/// `obp plan [PATH]`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Save the plan to FILE for `obp apply FILE`
+    #[arg(long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Print the plan as JSON
+    #[arg(long)]
     pub json: bool,
+    /// Exit 0 when nothing changes, 2 when something would, 1 on errors
+    #[arg(long = "detailed-exitcode")]
     pub detailed_exitcode: bool,
+    /// Plan to destroy everything
+    #[arg(long)]
     pub destroy: bool,
 }
 
-pub async fn run(
-    args: &StackArgs,
-    plan_args: &PlanArgs,
-    flags: Flags,
-    color: Color,
-) -> CliResult<ExitCode> {
+pub async fn run(flags: &Args, color: Color) -> CliResult<ExitCode> {
+    let (args, plan_args) = (&flags.stack, &flags.plan);
     let policies = Policies::unless_destroying(flags.destroy);
-    let Ok(stack) = Stack::load(args, color, policies)? else {
+    let Ok(stack) = Stack::load(args, color, policies) else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("plan").await else {

@@ -10,7 +10,7 @@ use obp_engine::state::local::LocalBackend;
 use obp_engine::state::{Backend, LockGuard, LockInfo, State};
 use obp_lang::{Config, Diagnostic, SourceMap};
 
-use super::errors::{CliError, CliResult};
+use super::errors::CliError;
 use super::output::{self, Color};
 use super::StackArgs;
 
@@ -46,49 +46,51 @@ impl Policies {
 }
 
 impl Stack {
-    pub fn load(
-        args: &StackArgs,
-        color: Color,
-        policies: Policies,
-    ) -> CliResult<Result<Stack, Failed>> {
+    /// Checks, evaluates and configures the stack; what stops it is printed.
+    pub fn load(args: &StackArgs, color: Color, policies: Policies) -> Result<Stack, Failed> {
         let path = args.path();
-        let mut options = args.options()?;
+        let mut options = args.options().map_err(|error| {
+            output::fail(error, color);
+            Failed
+        })?;
         if policies == Policies::Skip {
             options.eval.policies = obp_lang::eval::PolicyMode::Skip;
         }
         let checked = obp_lang::check_stack(&path, &options);
         output::diagnostics(&checked.diagnostics, &checked.sources, color);
         if checked.has_errors() {
-            return Ok(Err(Failed));
+            return Err(Failed);
         }
         let Some(config) = checked.config else {
-            return Err(CliError::NotAStack {
+            let error = CliError::NotAStack {
                 path: path.display().to_string(),
                 what: "only a stack has resources to plan, apply or read state for",
-            });
+            };
+            output::fail(error, color);
+            return Err(Failed);
         };
         let dir = stack_dir(&path);
         let providers = match obp_providers::configure(&config, &dir) {
             Ok(providers) => providers,
             Err(diagnostics) => {
                 output::diagnostics(&diagnostics, &checked.sources, color);
-                return Ok(Err(Failed));
+                return Err(Failed);
             }
         };
         let backend = match backend(&config, &dir) {
             Ok(backend) => backend,
             Err(diagnostic) => {
                 output::diagnostics(&[diagnostic], &checked.sources, color);
-                return Ok(Err(Failed));
+                return Err(Failed);
             }
         };
-        Ok(Ok(Stack {
+        Ok(Stack {
             sources: checked.sources,
             config,
             providers,
             backend,
             color,
-        }))
+        })
     }
 
     /// Reports every dependency cycle of the configuration at once (the engine stops at the

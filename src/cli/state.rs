@@ -18,29 +18,30 @@ use super::StackArgs;
 #[derive(clap::Subcommand, Clone)]
 pub enum StateCommand {
     /// List every address in state
-    List {
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    List(StackArgs),
     /// Show one resource's recorded attributes
-    Show {
-        address: String,
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Show(AddressArgs),
     /// Forget a resource (it is not destroyed)
-    Rm {
-        address: String,
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Rm(AddressArgs),
     /// Rename a resource in state
-    Mv {
-        from: String,
-        to: String,
-        #[command(flatten)]
-        stack: StackArgs,
-    },
+    Mv(MoveArgs),
+}
+
+/// `obp state show|rm ADDRESS [PATH]`.
+#[derive(clap::Args, Clone)]
+pub struct AddressArgs {
+    pub address: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `obp state mv FROM TO [PATH]`.
+#[derive(clap::Args, Clone)]
+pub struct MoveArgs {
+    pub from: String,
+    pub to: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// An address as printed: `for each` keys may hold control characters, which are escaped.
@@ -55,8 +56,51 @@ fn missing(state: &State, address: &str) -> StateError {
     }
 }
 
-pub async fn show(args: &StackArgs, json: bool, color: Color) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+/// `obp show [PATH]`.
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Print the state as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `obp output [--name NAME] [PATH]`.
+#[derive(clap::Args)]
+pub struct OutputArgs {
+    /// One output
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Print the outputs as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `obp import ADDRESS ID [PATH]`.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    pub address: String,
+    pub id: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `obp force-unlock ID [PATH]`.
+#[derive(clap::Args)]
+pub struct UnlockArgs {
+    /// The lock id printed by the operation that found the state locked
+    pub id: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+pub async fn show(args: &ShowArgs, color: Color) -> CliResult<ExitCode> {
+    let ShowArgs { stack: args, json } = args;
+    let json = *json;
+    let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(state) = stack.state().await else {
@@ -91,13 +135,14 @@ fn print_resource(address: &str, resource: &ResourceState) -> CliResult<()> {
     say!()
 }
 
-pub async fn output(
-    args: &StackArgs,
-    name: Option<&str>,
-    json: bool,
-    color: Color,
-) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+pub async fn output(args: &OutputArgs, color: Color) -> CliResult<ExitCode> {
+    let OutputArgs {
+        name,
+        stack: args,
+        json,
+    } = args;
+    let (name, json) = (name.as_deref(), *json);
+    let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(state) = stack.state().await else {
@@ -130,12 +175,12 @@ pub async fn output(
 
 pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> {
     let args = match command {
-        StateCommand::List { stack }
-        | StateCommand::Show { stack, .. }
-        | StateCommand::Rm { stack, .. }
-        | StateCommand::Mv { stack, .. } => stack,
+        StateCommand::List(stack) => stack,
+        StateCommand::Show(AddressArgs { stack, .. })
+        | StateCommand::Rm(AddressArgs { stack, .. })
+        | StateCommand::Mv(MoveArgs { stack, .. }) => stack,
     };
-    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("state").await else {
@@ -145,19 +190,19 @@ pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> 
         return Ok(ExitCode::FAILURE);
     };
     match command {
-        StateCommand::List { .. } => {
+        StateCommand::List(_) => {
             for address in state.resources.keys() {
                 say!("{}", render_text(address))?;
             }
         }
-        StateCommand::Show { address, .. } => match state.resources.get(address) {
+        StateCommand::Show(AddressArgs { address, .. }) => match state.resources.get(address) {
             Some(resource) => print_resource(address, resource)?,
             None => {
                 stack.fail(missing(&state, address));
                 return Ok(ExitCode::FAILURE);
             }
         },
-        StateCommand::Rm { address, .. } => {
+        StateCommand::Rm(AddressArgs { address, .. }) => {
             let matched: Vec<String> = state
                 .resources
                 .keys()
@@ -179,7 +224,7 @@ pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> 
                 return Ok(ExitCode::FAILURE);
             }
         }
-        StateCommand::Mv { from, to, .. } => {
+        StateCommand::Mv(MoveArgs { from, to, .. }) => {
             if state.resources.contains_key(to) {
                 stack.fail(StateError::AddressTaken {
                     address: to.clone(),
@@ -209,7 +254,7 @@ pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> 
 
 /// Reads every resource again and records what is live (drift becomes the new state).
 pub async fn refresh(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+    let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("refresh").await else {
@@ -282,13 +327,14 @@ pub async fn refresh(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
 }
 
 /// Adopts an existing object into state at a declared address.
-pub async fn import(
-    args: &StackArgs,
-    address: &str,
-    id: &str,
-    color: Color,
-) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+pub async fn import(args: &ImportArgs, color: Color) -> CliResult<ExitCode> {
+    let ImportArgs {
+        address,
+        id,
+        stack: args,
+    } = args;
+    let (address, id) = (address.as_str(), id.as_str());
+    let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
     let Ok(_lock) = stack.lock("import").await else {
@@ -351,8 +397,9 @@ pub async fn import(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn force_unlock(args: &StackArgs, id: &str, color: Color) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip)? else {
+pub async fn force_unlock(args: &UnlockArgs, color: Color) -> CliResult<ExitCode> {
+    let UnlockArgs { id, stack: args } = args;
+    let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
     match stack.backend.force_unlock(id).await {

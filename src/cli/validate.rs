@@ -8,7 +8,19 @@ use obp_lang::diagnostics::{render, IntoDiagnostic};
 use super::errors::CliResult;
 use super::output::{self, say, Color};
 
-pub fn run(stack: &super::StackArgs, json: bool, color: Color) -> CliResult<ExitCode> {
+/// `obp validate [PATH]`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: super::StackArgs,
+    /// Print diagnostics as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args, color: Color) -> CliResult<ExitCode> {
+    let Args { stack, json } = args;
+    let json = *json;
     let path = stack.path();
     let path = path.as_path();
     let mut checked = obp_lang::check_stack(path, &stack.options()?);
