@@ -246,7 +246,6 @@ pub async fn apply(
         .iter()
         .filter(|c| c.action != Action::NoOp)
         .cloned()
-        .map(Arc::new)
         .collect();
     let index: HashMap<&str, usize> = changes
         .iter()

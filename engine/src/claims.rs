@@ -13,7 +13,6 @@ use obp_lang::diagnostics::{Diagnostic, IntoDiagnostic};
 use obp_lang::Config;
 use serde_json::Value as Json;
 
-use crate::codec;
 use crate::errors::{ApplyError, StateError};
 use crate::plan::{Action, Change, Drift};
 use crate::provider::{Owned, Provider, Providers, ResourceRef};
@@ -28,6 +27,7 @@ pub const OUTDATED: &str = "outdated";
 /// resource against the first that claimed it). `managers` maps addresses to provider names.
 pub fn collisions(
     config: &Config,
+    inputs: &HashMap<&str, BTreeMap<String, Json>>,
     providers: &Providers,
     managers: &HashMap<&str, &str>,
 ) -> Vec<Diagnostic> {
@@ -40,12 +40,14 @@ pub fn collisions(
         else {
             continue;
         };
-        let inputs = codec::to_json_map(&resource.attrs);
+        let Some(inputs) = inputs.get(resource.address.as_str()) else {
+            continue;
+        };
         let reference = ResourceRef {
             address: &resource.address,
             rtype: &resource.rtype,
         };
-        let mut claims = provider.claims(&reference, &inputs);
+        let mut claims = provider.claims(&reference, inputs);
         claims.sort();
         claims.dedup();
         for claim in claims {

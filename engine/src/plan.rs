@@ -3,7 +3,9 @@
 //! and the reasons behind replacements.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
+use futures_util::StreamExt as _;
 use obp_lang::diagnostics::{suggest, Diagnostic, IntoDiagnostic};
 use obp_lang::eval::Instance;
 use obp_lang::Config;
@@ -102,7 +104,8 @@ pub struct Plan {
     pub lineage: String,
     pub serial: u64,
     pub destroy: bool,
-    pub changes: Vec<Change>,
+    /// Shared, so apply hands them to its tasks without copying (a fleet's plan is large).
+    pub changes: Vec<Arc<Change>>,
     pub drift: Vec<Drift>,
     /// `moved` blocks honoured: (from, to).
     pub moved: Vec<(String, String)>,
@@ -200,14 +203,23 @@ pub async fn plan(
             ),
         }
     }
+    // Each resource's attributes as JSON, converted once: validation, claims and the
+    // change itself all read them.
+    let mut inputs: HashMap<&str, BTreeMap<String, Json>> = config
+        .resources
+        .iter()
+        .filter(|r| managers.contains_key(r.address.as_str()))
+        .map(|r| (r.address.as_str(), codec::to_json_map(&r.attrs)))
+        .collect();
     for resource in &config.resources {
         if let Some((name, schema)) = managers.get(resource.address.as_str()) {
-            validate(resource, schema, name, providers, &mut diagnostics);
+            let json = &inputs[resource.address.as_str()];
+            validate(resource, json, schema, name, providers, &mut diagnostics);
         }
     }
     if diagnostics.is_empty() {
         let names: HashMap<&str, &str> = managers.iter().map(|(a, (n, _))| (*a, *n)).collect();
-        diagnostics.extend(claims::collisions(config, providers, &names));
+        diagnostics.extend(claims::collisions(config, &inputs, providers, &names));
     }
     if !diagnostics.is_empty() {
         return Err(diagnostics);
@@ -240,7 +252,8 @@ pub async fn plan(
                 continue;
             }
             let (provider, schema) = managers[address.as_str()];
-            let change = plan_resource(resource, provider, schema, &prior, &actions);
+            let json = inputs.remove(address.as_str()).unwrap_or_default();
+            let change = plan_resource(resource, json, provider, schema, &prior, &actions);
             if change.action == Action::Replace && resource.lifecycle.prevent_destroy {
                 diagnostics.push(
                     StateError::PreventDestroy {
@@ -331,7 +344,7 @@ pub async fn plan(
         lineage,
         serial,
         destroy: options.destroy,
-        changes,
+        changes: changes.into_iter().map(Arc::new).collect(),
         drift,
         moved,
         outputs,
@@ -386,6 +399,7 @@ fn apply_moves(
 /// Schema checks for one resource: unknown and missing attributes, basic types.
 fn validate(
     resource: &Instance,
+    inputs: &BTreeMap<String, Json>,
     schema: &ResourceSchema,
     provider: &str,
     providers: &Providers,
@@ -401,7 +415,7 @@ fn validate(
         }
         .into_diagnostic()
     };
-    for (name, value) in &resource.attrs {
+    for name in resource.attrs.keys() {
         let span = resource
             .attr_spans
             .get(name)
@@ -418,8 +432,10 @@ fn validate(
             }
             continue;
         };
-        let json = codec::to_json(value);
-        if resolve::is_unknown(&json) || resolve::is_secret(&json) {
+        let Some(json) = inputs.get(name) else {
+            continue;
+        };
+        if resolve::is_unknown(json) || resolve::is_secret(json) {
             continue;
         }
         // `null` leaves an optional attribute unset (blueprints pass `x = null` through).
@@ -453,12 +469,11 @@ fn validate(
     }
     let schema_errors = out.len() > errors_before;
     if let Some(provider) = providers.get(provider).filter(|_| !schema_errors) {
-        let inputs = codec::to_json_map(&resource.attrs);
         let reference = ResourceRef {
             address: &resource.address,
             rtype: &resource.rtype,
         };
-        for error in provider.validate(&reference, &inputs) {
+        for error in provider.validate(&reference, inputs) {
             use crate::provider::ProviderError;
             let span = match &error {
                 ProviderError::Invalid {
@@ -517,24 +532,46 @@ pub fn read_failures(mut failures: Vec<ApplyError>) -> Vec<Diagnostic> {
 /// resource that cannot be read is an error: what is live is unknown, so neither "no drift"
 /// nor a plan can be claimed.
 async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>, Vec<Diagnostic>> {
+    // Reads go out `REFRESH_CONCURRENCY` at a time (a fleet on a remote API would otherwise
+    // wait for thousands of round trips one by one) and are taken in address order.
+    // Collected first: a lazy iterator's closure in the stream's type trips rustc's `Send`
+    // check on the CLI's runtime (rust-lang/rust#102211).
+    let reads: Vec<_> = prior
+        .resources
+        .iter()
+        .filter_map(|(address, recorded)| {
+            let provider = providers.get(&recorded.provider)?;
+            Some(async move {
+                let reference = ResourceRef {
+                    address,
+                    rtype: &recorded.rtype,
+                };
+                let before = recorded.recorded();
+                let live = provider.read(&reference, &before).await;
+                (address.clone(), before, live)
+            })
+        })
+        .collect();
+    let results: Vec<_> = futures_util::stream::iter(reads)
+        .buffered(REFRESH_CONCURRENCY)
+        .collect()
+        .await;
     let mut drift = Vec::new();
     let mut failures = Vec::new();
-    let addresses: Vec<String> = prior.resources.keys().cloned().collect();
-    for address in addresses {
+    for (address, before, live) in results {
         let Some(recorded) = prior.resources.get(&address) else {
             continue;
         };
         let Some(provider) = providers.get(&recorded.provider) else {
             continue;
         };
-        let reference = ResourceRef {
-            address: &address,
-            rtype: &recorded.rtype,
-        };
-        let before = recorded.recorded();
-        match provider.read(&reference, &before).await {
+        match live {
             Ok(Some(live)) => {
                 if live.inputs != before.inputs {
+                    let reference = ResourceRef {
+                        address: &address,
+                        rtype: &recorded.rtype,
+                    };
                     let diffs = diff_maps(&before.inputs, &live.inputs, None);
                     let detail = provider.describe_drift(&reference, &before, &live);
                     drift.push(Drift {
@@ -582,6 +619,9 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
         Err(read_failures(failures))
     }
 }
+
+/// How many resources refresh reads at once.
+const REFRESH_CONCURRENCY: usize = 16;
 
 /// The resources a targeted plan covers.
 fn select(
@@ -656,19 +696,19 @@ impl Lookup for PlanLookup<'_> {
     }
 }
 
+/// The change for one configured resource; `inputs` are its attributes as JSON.
 fn plan_resource(
     resource: &Instance,
+    inputs: BTreeMap<String, Json>,
     provider: &str,
     schema: &ResourceSchema,
     prior: &State,
     actions: &HashMap<String, Action>,
 ) -> Change {
     let lookup = PlanLookup { prior, actions };
-    let mut after: BTreeMap<String, Json> = BTreeMap::new();
-    for (name, value) in &resource.attrs {
-        let mut json = codec::to_json(value);
-        resolve::resolve(&mut json, &lookup);
-        after.insert(name.clone(), json);
+    let mut after = inputs;
+    for json in after.values_mut() {
+        resolve::resolve(json, &lookup);
     }
     let before = prior.resources.get(&resource.address);
     if let Some(before) = before {

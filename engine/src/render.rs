@@ -76,6 +76,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
         .changes
         .iter()
         .filter(|c| c.action != Action::NoOp)
+        .map(|c| &**c)
         .collect();
     if changes.is_empty() {
         if plan.has_leftovers() {
@@ -270,7 +271,7 @@ pub fn json(plan: &Plan) -> Json {
         })
         .collect();
     let drift = drift_json(plan);
-    let all: Vec<&Change> = plan.changes.iter().collect();
+    let all: Vec<&Change> = plan.changes.iter().map(|c| &**c).collect();
     let count = |action: Action| all.iter().filter(|c| c.action == action).count();
     json!({
         "format_version": plan.format,
