@@ -452,7 +452,7 @@ fn validate(
         };
         if !ok {
             out.push(invalid(
-                format!("`{name}` must be {:?}, found {}", attr.ty, kind_of(&json)).to_lowercase(),
+                format!("`{name}` must be {:?}, found {}", attr.ty, kind_of(json)).to_lowercase(),
                 span,
                 None,
             ));
