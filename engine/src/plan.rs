@@ -547,8 +547,14 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
                     rtype: &recorded.rtype,
                 };
                 let before = recorded.recorded();
-                let live = provider.read(&reference, &before).await;
-                (address.clone(), before, live)
+                // Only what differs is kept: a fleet's state held twice would double the peak.
+                let live = match provider.read(&reference, &before).await {
+                    Ok(Some(live)) if live == before => Ok(Read::Same),
+                    Ok(Some(live)) => Ok(Read::Changed(Box::new((before, live)))),
+                    Ok(None) => Ok(Read::Gone),
+                    Err(error) => Err(error),
+                };
+                (address.clone(), live)
             })
         })
         .collect();
@@ -558,7 +564,7 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
         .await;
     let mut drift = Vec::new();
     let mut failures = Vec::new();
-    for (address, before, live) in results {
+    for (address, live) in results {
         let Some(recorded) = prior.resources.get(&address) else {
             continue;
         };
@@ -566,7 +572,9 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
             continue;
         };
         match live {
-            Ok(Some(live)) => {
+            Ok(Read::Same) => {}
+            Ok(Read::Changed(changed)) => {
+                let (before, live) = *changed;
                 if live.inputs != before.inputs {
                     let reference = ResourceRef {
                         address: &address,
@@ -582,9 +590,6 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
                         live: Some(live.clone()),
                     });
                 }
-                if live == before {
-                    continue;
-                }
                 if let Some(entry) = prior.resources.get_mut(&address) {
                     *entry = ResourceState::new(
                         &entry.rtype,
@@ -595,7 +600,7 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
                     );
                 }
             }
-            Ok(None) => {
+            Ok(Read::Gone) => {
                 drift.push(Drift {
                     address: address.clone(),
                     kind: "deleted".to_owned(),
@@ -622,6 +627,14 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
 
 /// How many resources refresh reads at once.
 const REFRESH_CONCURRENCY: usize = 16;
+
+/// What refresh found for one resource.
+enum Read {
+    Same,
+    /// As recorded, and as read.
+    Changed(Box<(Recorded, Recorded)>),
+    Gone,
+}
 
 /// The resources a targeted plan covers.
 fn select(

@@ -131,14 +131,24 @@ impl LocalBackend {
             fs::create_dir_all(dir).map_err(|e| self.io(dir, e))?;
         }
         let temp = self.sibling(".tmp");
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt {
-            path: temp.display().to_string(),
-            reason: e.to_string(),
-        })?;
         {
-            let mut file = File::create(&temp).map_err(|e| self.io(&temp, e))?;
-            file.write_all(&bytes).map_err(|e| self.io(&temp, e))?;
-            file.write_all(b"\n").map_err(|e| self.io(&temp, e))?;
+            // Streamed: a fleet's state is tens of megabytes of JSON, not worth holding twice.
+            let file = File::create(&temp).map_err(|e| self.io(&temp, e))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+            serde_json::to_writer_pretty(&mut out, state).map_err(|e| {
+                if e.is_io() {
+                    self.io(&temp, e.into())
+                } else {
+                    StateError::Corrupt {
+                        path: temp.display().to_string(),
+                        reason: e.to_string(),
+                    }
+                }
+            })?;
+            out.write_all(b"\n").map_err(|e| self.io(&temp, e))?;
+            let file = out
+                .into_inner()
+                .map_err(|e| self.io(&temp, e.into_error()))?;
             file.sync_all().map_err(|e| self.io(&temp, e))?;
         }
         if self.path.exists() {
