@@ -31,6 +31,8 @@ pub struct MemoryProvider {
     pub fail_reads: Mutex<BTreeSet<String>>,
     /// Addresses whose create, update or delete takes this long (a slow server).
     pub slow: Mutex<BTreeMap<String, std::time::Duration>>,
+    /// What every call (read included) takes when no address is slower: a remote API.
+    pub latency: Mutex<Option<std::time::Duration>>,
     pub calls: Mutex<Vec<String>>,
     next_id: Mutex<u64>,
 }
@@ -61,8 +63,21 @@ impl MemoryProvider {
         }
     }
 
+    /// Makes every call, reads included, take `delay` (unless [`MemoryProvider::slow`] says
+    /// more for its address).
+    pub fn latency(&self, delay: std::time::Duration) {
+        if let Ok(mut latency) = self.latency.lock() {
+            *latency = Some(delay);
+        }
+    }
+
     async fn pause(&self, address: &str) {
-        let delay = self.slow.lock().ok().and_then(|s| s.get(address).copied());
+        let delay = self
+            .slow
+            .lock()
+            .ok()
+            .and_then(|s| s.get(address).copied())
+            .or_else(|| self.latency.lock().ok().and_then(|l| *l));
         if let Some(delay) = delay {
             tokio::time::sleep(delay).await;
         }
@@ -251,6 +266,10 @@ impl Provider for MemoryProvider {
         resource: &ResourceRef<'_>,
         prior: &Recorded,
     ) -> Result<Option<Recorded>, ProviderError> {
+        let latency = self.latency.lock().ok().and_then(|l| *l);
+        if let Some(delay) = latency {
+            tokio::time::sleep(delay).await;
+        }
         if self
             .fail_reads
             .lock()
