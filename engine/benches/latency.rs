@@ -4,9 +4,9 @@
 //! - `chains`: N resources in chains of depth D; the bound is the larger of that and the
 //!   critical path, D × latency;
 //!
-//! and `refresh`: a plan of the applied wide graph, N reads at the engine's refresh
-//! concurrency. Prints measured time, the bound and their ratio (issue 20's target: apply
-//! within 1.2× of its bound). Run with `cargo bench -p obp-engine --bench latency`;
+//! and `refresh`: a plan of the applied wide graph, N reads, `READ_CONCURRENCY` at a time.
+//! Prints measured time, the bound and their ratio (issue 20's target: apply within 1.2× of
+//! its bound). Run with `cargo bench -p obp-engine --bench latency`;
 //! `cargo test --benches` runs a small, quick version.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use obp_engine::apply::{apply, ApplyOptions, Quiet};
 use obp_engine::plan::{plan, PlanOptions};
-use obp_engine::provider::Providers;
+use obp_engine::provider::{Providers, READ_CONCURRENCY};
 use obp_engine::state::local::LocalBackend;
 use obp_engine::state::{Backend, State};
 use obp_engine::testing::MemoryProvider;
@@ -25,8 +25,6 @@ use obp_lang::value::Value;
 
 const LATENCY: Duration = Duration::from_millis(50);
 const PARALLELISM: usize = 10;
-/// Reads the engine's refresh makes at once (engine/src/plan.rs `REFRESH_CONCURRENCY`).
-const REFRESH_CONCURRENCY: usize = 16;
 
 /// `n` resources; with `depth`, resource i waits for i - 1 unless it starts a chain.
 fn config(n: usize, depth: Option<usize>) -> Config {
@@ -116,7 +114,7 @@ async fn run(n: usize, depth: usize) {
                 "refresh",
                 n,
                 started.elapsed(),
-                per_slot(n, REFRESH_CONCURRENCY),
+                per_slot(n, READ_CONCURRENCY),
             );
         }
     }

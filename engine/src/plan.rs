@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use futures_util::StreamExt as _;
 use obp_lang::diagnostics::{suggest, Diagnostic, IntoDiagnostic};
 use obp_lang::eval::Instance;
 use obp_lang::Config;
@@ -16,7 +15,7 @@ use crate::claims;
 use crate::codec;
 use crate::errors::{ApplyError, GraphError, StateError};
 use crate::graph::{Graph, Origin};
-use crate::provider::{AttrType, Providers, Recorded, ResourceRef, ResourceSchema};
+use crate::provider::{AttrType, ProviderError, Providers, Recorded, ResourceRef, ResourceSchema};
 use crate::resolve::{self, Lookup};
 use crate::state::{ResourceState, State};
 
@@ -532,36 +531,48 @@ pub fn read_failures(mut failures: Vec<ApplyError>) -> Vec<Diagnostic> {
 /// resource that cannot be read is an error: what is live is unknown, so neither "no drift"
 /// nor a plan can be claimed.
 async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>, Vec<Diagnostic>> {
-    // Reads go out `REFRESH_CONCURRENCY` at a time (a fleet on a remote API would otherwise
-    // wait for thousands of round trips one by one) and are taken in address order.
-    // Collected first: a lazy iterator's closure in the stream's type trips rustc's `Send`
-    // check on the CLI's runtime (rust-lang/rust#102211).
-    let reads: Vec<_> = prior
-        .resources
-        .iter()
-        .filter_map(|(address, recorded)| {
-            let provider = providers.get(&recorded.provider)?;
-            Some(async move {
-                let reference = ResourceRef {
-                    address,
-                    rtype: &recorded.rtype,
-                };
-                let before = recorded.recorded();
-                // Only what differs is kept: a fleet's state held twice would double the peak.
-                let live = match provider.read(&reference, &before).await {
+    // Each provider reads its resources in batches (`Provider::read_many`: concurrent reads,
+    // or one LIST for many objects), taken in address order. Only what differs is kept: a
+    // fleet's state held twice would double the peak.
+    let mut by_provider: BTreeMap<&str, Vec<(&String, &ResourceState)>> = BTreeMap::new();
+    for (address, recorded) in &prior.resources {
+        if providers.get(&recorded.provider).is_some() {
+            by_provider
+                .entry(recorded.provider.as_str())
+                .or_default()
+                .push((address, recorded));
+        }
+    }
+    let mut results: BTreeMap<String, Result<Read, ProviderError>> = BTreeMap::new();
+    for (name, resources) in by_provider {
+        let Some(provider) = providers.get(name) else {
+            continue;
+        };
+        for batch in resources.chunks(REFRESH_BATCH) {
+            let before: Vec<Recorded> = batch.iter().map(|(_, r)| r.recorded()).collect();
+            let items: Vec<(ResourceRef<'_>, &Recorded)> = batch
+                .iter()
+                .zip(&before)
+                .map(|((address, recorded), before)| {
+                    let reference = ResourceRef {
+                        address,
+                        rtype: &recorded.rtype,
+                    };
+                    (reference, before)
+                })
+                .collect();
+            let reads = provider.read_many(&items).await;
+            for ((address, _), (before, read)) in batch.iter().zip(before.into_iter().zip(reads)) {
+                let read = match read {
                     Ok(Some(live)) if live == before => Ok(Read::Same),
                     Ok(Some(live)) => Ok(Read::Changed(Box::new((before, live)))),
                     Ok(None) => Ok(Read::Gone),
                     Err(error) => Err(error),
                 };
-                (address.clone(), live)
-            })
-        })
-        .collect();
-    let results: Vec<_> = futures_util::stream::iter(reads)
-        .buffered(REFRESH_CONCURRENCY)
-        .collect()
-        .await;
+                results.insert((*address).clone(), read);
+            }
+        }
+    }
     let mut drift = Vec::new();
     let mut failures = Vec::new();
     for (address, live) in results {
@@ -625,8 +636,9 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
     }
 }
 
-/// How many resources refresh reads at once.
-const REFRESH_CONCURRENCY: usize = 16;
+/// How many resources refresh hands a provider at once: enough for one LIST per kind to
+/// cover a fleet's objects, few enough that their recorded copies stay small.
+const REFRESH_BATCH: usize = 2_000;
 
 /// What refresh found for one resource.
 enum Read {

@@ -215,6 +215,9 @@ impl Secrets for EnvSecrets {
 ///
 /// Attribute values are JSON as encoded by [`crate::codec`]: secret references stay
 /// `{"$secret": path}` objects; providers resolve them through [`Secrets`] when they act.
+/// How many reads [`Provider::read_many`] has in flight by default.
+pub const READ_CONCURRENCY: usize = 16;
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The implementation's kind, such as `gitops`.
@@ -261,6 +264,24 @@ pub trait Provider: Send + Sync {
         resource: &ResourceRef<'_>,
         prior: &Recorded,
     ) -> Result<Option<Recorded>, ProviderError>;
+
+    /// Reads many resources, one result per item in order (refresh of a whole state). By
+    /// default [`Provider::read`] for each, [`READ_CONCURRENCY`] at a time; a provider that can
+    /// read many objects in one call (a Kubernetes LIST) does so.
+    async fn read_many(
+        &self,
+        items: &[(ResourceRef<'_>, &Recorded)],
+    ) -> Vec<Result<Option<Recorded>, ProviderError>> {
+        use futures_util::StreamExt as _;
+        let reads: Vec<_> = items
+            .iter()
+            .map(|(resource, prior)| self.read(resource, prior))
+            .collect();
+        futures_util::stream::iter(reads)
+            .buffered(READ_CONCURRENCY)
+            .collect()
+            .await
+    }
 
     /// Adopts an existing object identified by `id` into state.
     async fn import(&self, resource: &ResourceRef<'_>, id: &str)

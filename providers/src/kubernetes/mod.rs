@@ -14,12 +14,12 @@ mod live;
 pub mod readiness;
 pub mod settings;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use obp_engine::provider::{
     AttrSchema, AttrType, Provider, ProviderError, Recorded, ResourceRef, ResourceSchema,
 };
@@ -73,6 +73,8 @@ struct Located {
     /// `None` for cluster-scoped kinds.
     namespace: Option<String>,
     api: Api<DynamicObject>,
+    /// The kind across every namespace, for reading many objects in one LIST.
+    all: Api<DynamicObject>,
 }
 
 impl Located {
@@ -81,6 +83,40 @@ impl Located {
         match &self.namespace {
             Some(namespace) => format!("{} {namespace}/{}", self.identity.kind, self.identity.name),
             None => format!("{} {}", self.identity.kind, self.identity.name),
+        }
+    }
+}
+
+/// A recorded resource to read: its kind, the manifest obp would apply, where it lives.
+struct ReadTarget {
+    kind: &'static Kind,
+    desired: Json,
+    located: Located,
+}
+
+/// The objects of a kind named in `wanted` (namespace, name), listed across namespaces in
+/// pages of 500; others' objects are dropped page by page.
+async fn list_all(
+    api: &Api<DynamicObject>,
+    wanted: &HashSet<(Option<String>, String)>,
+) -> Result<HashMap<(Option<String>, String), DynamicObject>, kube::Error> {
+    let mut objects = HashMap::new();
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = api.list(&params).await?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        for object in page.items {
+            let key = (
+                object.metadata.namespace.clone(),
+                object.metadata.name.clone().unwrap_or_default(),
+            );
+            if wanted.contains(&key) {
+                objects.insert(key, object);
+            }
+        }
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(objects),
         }
     }
 }
@@ -178,12 +214,53 @@ impl Kubernetes {
             }
             None
         };
+        let all = Api::all_with(client.clone(), &kind.resource);
         let api = cluster::api(client, &kind, namespace.as_deref());
         Ok(Some(Located {
             identity: identity.clone(),
             namespace,
             api,
+            all,
         }))
+    }
+
+    /// What reading a recorded resource needs; `Ok(None)` when the server does not serve its
+    /// kind (so the object cannot exist).
+    async fn read_target(
+        &self,
+        resource: &ResourceRef<'_>,
+        prior: &Recorded,
+    ) -> Result<Option<ReadTarget>, ProviderError> {
+        let kind = Kubernetes::kind(resource.rtype)?;
+        let desired = manifest::manifest(kind, &prior.inputs, &self.settings.store)?;
+        let identity = Identity::of(&desired)?;
+        let namespace = prior.outputs.get("namespace").and_then(Json::as_str);
+        let located = self.locate(&identity, namespace).await?;
+        Ok(located.map(|located| ReadTarget {
+            kind,
+            desired,
+            located,
+        }))
+    }
+
+    /// The live values of the attributes obp manages (so differences from state are drift).
+    fn read_result(
+        &self,
+        target: &ReadTarget,
+        live: &DynamicObject,
+        prior: &Recorded,
+    ) -> Result<Recorded, ProviderError> {
+        let live = to_json(live)?;
+        let projected = live::project(&target.desired, &live);
+        let inputs =
+            manifest::attributes(target.kind, projected, &prior.inputs, &self.settings.store)
+                .unwrap_or_else(|| {
+                    BTreeMap::from([("unrecognised_live_object".to_owned(), live::clean(&live))])
+                });
+        Ok(Recorded {
+            inputs,
+            outputs: outputs(&target.located, &live),
+        })
     }
 
     /// [`Kubernetes::locate`], failing for kinds the server does not serve.
@@ -596,31 +673,91 @@ impl Provider for Kubernetes {
         resource: &ResourceRef<'_>,
         prior: &Recorded,
     ) -> Result<Option<Recorded>, ProviderError> {
-        let kind = Kubernetes::kind(resource.rtype)?;
-        let desired = manifest::manifest(kind, &prior.inputs, &self.settings.store)?;
-        let identity = Identity::of(&desired)?;
-        let namespace = prior.outputs.get("namespace").and_then(Json::as_str);
-        let Some(located) = self.locate(&identity, namespace).await? else {
+        let Some(target) = self.read_target(resource, prior).await? else {
             return Ok(None);
         };
-        let live = located
+        let live = target
+            .located
             .api
-            .get_opt(&identity.name)
+            .get_opt(&target.located.identity.name)
             .await
-            .map_err(|e| cluster::remote(&format!("reading {}", located.describe()), e))?;
-        let Some(live) = live else {
-            return Ok(None);
-        };
-        let live = to_json(&live)?;
-        let projected = live::project(&desired, &live);
-        let inputs = manifest::attributes(kind, projected, &prior.inputs, &self.settings.store)
-            .unwrap_or_else(|| {
-                BTreeMap::from([("unrecognised_live_object".to_owned(), live::clean(&live))])
-            });
-        Ok(Some(Recorded {
-            inputs,
-            outputs: outputs(&located, &live),
-        }))
+            .map_err(|e| cluster::remote(&format!("reading {}", target.located.describe()), e))?;
+        match live {
+            Some(live) => self.read_result(&target, &live, prior).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads every object of a kind that more than one item names with one LIST across
+    /// namespaces (paged), the others with a GET each: refreshing a fleet makes about one call
+    /// per kind instead of one per object. Where the credentials may not list a kind across
+    /// namespaces, its objects are read one by one.
+    async fn read_many(
+        &self,
+        items: &[(ResourceRef<'_>, &Recorded)],
+    ) -> Vec<Result<Option<Recorded>, ProviderError>> {
+        let mut targets = Vec::with_capacity(items.len());
+        for (resource, prior) in items {
+            targets.push(self.read_target(resource, prior).await);
+        }
+        let mut by_kind: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+        for (n, target) in targets.iter().enumerate() {
+            if let Ok(Some(target)) = target {
+                let identity = &target.located.identity;
+                by_kind
+                    .entry((&identity.api_version, &identity.kind))
+                    .or_default()
+                    .push(n);
+            }
+        }
+        let mut listed: Vec<Option<Option<DynamicObject>>> =
+            (0..items.len()).map(|_| None).collect();
+        for indexes in by_kind.values().filter(|indexes| indexes.len() > 1) {
+            let Some(Ok(Some(first))) = targets.get(indexes[0]) else {
+                continue;
+            };
+            let key = |n: usize| match targets.get(n) {
+                Some(Ok(Some(target))) => Some((
+                    target.located.namespace.clone(),
+                    target.located.identity.name.clone(),
+                )),
+                _ => None,
+            };
+            let wanted: HashSet<_> = indexes.iter().filter_map(|&n| key(n)).collect();
+            let Ok(mut objects) = list_all(&first.located.all, &wanted).await else {
+                continue; // Read one by one below, which reports any error per object.
+            };
+            let identity = &first.located.identity;
+            // A list's items carry no apiVersion and kind: the list names them once.
+            let types = kube::api::TypeMeta {
+                api_version: identity.api_version.clone(),
+                kind: identity.kind.clone(),
+            };
+            for &n in indexes {
+                if let Some(key) = key(n) {
+                    let mut object = objects.remove(&key);
+                    if let Some(object) = &mut object {
+                        object.types.get_or_insert_with(|| types.clone());
+                    }
+                    listed[n] = Some(object);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (n, target) in targets.into_iter().enumerate() {
+            let (_, prior) = &items[n];
+            let result = match (target, listed[n].take()) {
+                (Err(error), _) => Err(error),
+                (Ok(None), _) => Ok(None),
+                (Ok(Some(target)), Some(Some(live))) => {
+                    self.read_result(&target, &live, prior).map(Some)
+                }
+                (Ok(Some(_)), Some(None)) => Ok(None),
+                (Ok(Some(_)), None) => self.read(&items[n].0, prior).await,
+            };
+            out.push(result);
+        }
+        out
     }
 
     async fn import(

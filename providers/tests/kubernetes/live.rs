@@ -131,6 +131,26 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("status of {kind} {name} refused: {e}"));
     }
 
+    /// Requests the API server has served for `resource` so far, from its own metrics:
+    /// (GETs of one object, LISTs across namespaces). Other tests' namespace deletions list
+    /// per namespace, which is counted apart.
+    async fn request_counts(&self, resource: &str) -> (u64, u64) {
+        let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+        let text = self.client.request_text(request).await.unwrap();
+        let count = |verb: &str, scope: &str| -> u64 {
+            text.lines()
+                .filter(|l| l.starts_with("apiserver_request_total{"))
+                .filter(|l| {
+                    l.contains(&format!("resource=\"{resource}\""))
+                        && l.contains(&format!("verb=\"{verb}\""))
+                        && l.contains(&format!("scope=\"{scope}\""))
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>() as u64
+        };
+        (count("GET", "resource"), count("LIST", "cluster"))
+    }
+
     async fn create_namespace(&self) {
         let namespaces = self.api("v1", "Namespace").await;
         let object: DynamicObject = serde_json::from_value(
@@ -1038,4 +1058,47 @@ async fn live_the_context_option_picks_the_cluster() {
         .get("v1", "ConfigMap", "elsewhere")
         .await
         .is_none());
+}
+
+/// Refresh reads a kind's objects with one LIST across namespaces instead of one GET per
+/// object (issue 20), and still finds the one object changed by hand. PodTemplates: a kind no
+/// other test and no running controller reads one by one, so the server's counts are ours.
+#[tokio::test]
+async fn live_refresh_lists_each_kind_once_instead_of_reading_each_object() {
+    const TEMPLATES: &str = r#"
+resource k8s.manifest template for each ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11", "t12"] {
+  api_version = "v1"
+  kind = "PodTemplate"
+  metadata = { name = each.key, namespace = "NS", labels = { tier = "web" } }
+  template = { spec = { containers = [{ name = "odoo", image = "odoo:17" }] } }
+}
+"#;
+    let fx = Fixture::new("batch", TEMPLATES).await;
+    fx.converge().await;
+    let (gets, lists) = fx.cluster.request_counts("podtemplates").await;
+    let plan = fx.plan().await;
+    let (gets_after, lists_after) = fx.cluster.request_counts("podtemplates").await;
+    assert!(
+        !plan.has_changes() && plan.drift.is_empty(),
+        "{:?}",
+        plan.drift
+    );
+    assert_eq!(
+        (gets_after - gets, lists_after - lists),
+        (0, 1),
+        "12 objects of one kind: one LIST, no GET"
+    );
+
+    fx.cluster
+        .merge_as(
+            "kubectl-edit",
+            "v1",
+            "PodTemplate",
+            "t7",
+            json!({"metadata": {"labels": {"tier": "batch"}}}),
+        )
+        .await;
+    let plan = fx.plan().await;
+    let drifted: Vec<&str> = plan.drift.iter().map(|d| d.address.as_str()).collect();
+    assert_eq!(drifted, [r#"k8s.manifest.template["t7"]"#]);
 }
