@@ -6,17 +6,25 @@
 //! the files on disk must be exactly the ones state records. A killed run leaves its lock; the
 //! test clears it as a user would, with the id the lock error names.
 //!
+//! The same kills run on a stack whose state is in the PostgreSQL backend (`backend postgres`,
+//! a schema of its own per run on the test server, `OBP_TEST_PG_URL`, which `scripts/test`
+//! starts). There a killed run's advisory lock ends with its database session: after every
+//! kill the next command must take the lock at once, without `force-unlock`.
+//!
 //! A first Ctrl-C stops an apply cleanly: the lock released, the state written whole.
 //!
-//! Defaults keep it short for CI (2 cores): `OBP_CRASH_RESOURCES` (default 500) and
-//! `OBP_CRASH_KILLS` (default 30 per command) make a longer run; `OBP_CRASH_SEED` repeats one.
+//! Defaults keep it short for CI (2 cores): `OBP_CRASH_RESOURCES` (default 500; with the
+//! PostgreSQL backend `OBP_CRASH_PG_RESOURCES`, default 200) and `OBP_CRASH_KILLS` (default 30
+//! per command) make a longer run; `OBP_CRASH_SEED` repeats one.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use obp_engine::pg::{SslMode, Target};
 use obp_engine::state::local::LocalBackend;
+use obp_engine::state::postgres::PostgresBackend;
 use obp_engine::state::{Backend, State};
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -38,16 +46,53 @@ impl Random {
     }
 }
 
+/// When a killed run is killed.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// This long after it started: anywhere, from loading the stack to writing the state.
+    AfterStart(Duration),
+    /// This long after it reported its first change: inside the walk, or at its end.
+    AfterFirstChange(Duration),
+}
+
+/// Where a stack keeps its state.
+enum StateAt {
+    /// `obp.state.json` (with its journal and lock file) in the stack directory.
+    File,
+    /// `backend postgres` on the test server, in `schema` (created by obp, dropped at the end);
+    /// obp reads the URL from `OBP_CRASH_STATE_URL`.
+    Postgres { url: String, schema: String },
+}
+
+/// The workspace of the PostgreSQL state.
+const WORKSPACE: &str = "crash";
+
 struct Stack {
     dir: tempfile::TempDir,
     count: usize,
+    state_at: StateAt,
 }
 
 impl Stack {
     fn new(count: usize) -> Stack {
+        Stack::with_state(count, StateAt::File)
+    }
+
+    /// A stack whose state is in a schema of its own on the PostgreSQL test server.
+    fn postgres(count: usize) -> Stack {
+        let url = std::env::var("OBP_TEST_PG_URL").expect(
+            "OBP_TEST_PG_URL is not set: start the test server with `bash scripts/servers/postgres.sh start DIR` \
+             and load DIR/postgres.env; `bash scripts/test` does both",
+        );
+        let schema = format!("crash_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        Stack::with_state(count, StateAt::Postgres { url, schema })
+    }
+
+    fn with_state(count: usize, state_at: StateAt) -> Stack {
         let stack = Stack {
             dir: tempfile::tempdir().unwrap(),
             count,
+            state_at,
         };
         stack.version(0);
         stack
@@ -56,8 +101,14 @@ impl Stack {
     /// Rewrites the stack so that every file gets new content: each apply has `count` changes.
     fn version(&self, version: u64) {
         let keys: Vec<String> = (0..self.count).map(|n| format!("\"f{n:05}\"")).collect();
+        let backend = match &self.state_at {
+            StateAt::File => String::new(),
+            StateAt::Postgres { schema, .. } => format!(
+                "backend postgres {{\n  url = secret(\"env:OBP_CRASH_STATE_URL\")\n  schema = \"{schema}\"\n  workspace = \"{WORKSPACE}\"\n}}\n"
+            ),
+        };
         let source = format!(
-            "stack crash {{}}\nprovider gitops {{ dir = \"out\" }}\nresource file.text f for each [{}] {{\n  path = \"files/${{each.key}}.txt\"\n  content = \"${{each.key}} version {version}\\n\"\n}}\n",
+            "stack crash {{}}\n{backend}provider gitops {{ dir = \"out\" }}\nresource file.text f for each [{}] {{\n  path = \"files/${{each.key}}.txt\"\n  content = \"${{each.key}} version {version}\\n\"\n}}\n",
             keys.join(", ")
         );
         std::fs::write(self.dir.path().join("stack.obp"), source).unwrap();
@@ -74,6 +125,9 @@ impl Stack {
             .arg(self.path())
             .current_dir(self.path())
             .env("NO_COLOR", "1");
+        if let StateAt::Postgres { url, .. } = &self.state_at {
+            command.env("OBP_CRASH_STATE_URL", url);
+        }
         command
     }
 
@@ -88,26 +142,67 @@ impl Stack {
         (output.status.code(), text)
     }
 
-    /// Starts `args`, SIGKILLs it after `delay`; returns its output so far.
-    fn kill_after(&self, args: &[&str], delay: Duration) -> String {
+    /// Starts `args`, SIGKILLs it at `when`; returns its output so far.
+    fn kill_at(&self, args: &[&str], when: When) -> String {
+        use std::io::{BufRead, BufReader};
         let log = self.path().join("killed.log");
-        let file = std::fs::File::create(&log).unwrap();
         let mut child = self
             .command(args)
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(delay);
+        // Stdout is read as it comes, to see the first change reported.
+        let (first, changed) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains(" after ") {
+                    let _ = first.send(());
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        });
+        match when {
+            When::AfterStart(delay) => std::thread::sleep(delay),
+            When::AfterFirstChange(delay) => {
+                // Nothing reported (a run that fails or has nothing to do) kills it at its end.
+                if changed.recv_timeout(Duration::from_secs(120)).is_ok() {
+                    std::thread::sleep(delay);
+                }
+            }
+        }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let output = std::fs::read_to_string(&log).unwrap();
-        self.clear_stale_lock();
+        let mut output = reader.join().unwrap();
+        output.push_str(&std::fs::read_to_string(&log).unwrap());
+        self.recover_lock();
         output
     }
 
-    /// A killed run leaves its lock: clear it as a user would, with the id it names.
+    /// What a user does about the lock of a killed run: with a state file, clear it with the
+    /// id it names; with PostgreSQL, nothing — the lock ended with the killed run's session, so
+    /// the next command takes it at once.
+    fn recover_lock(&self) {
+        match &self.state_at {
+            StateAt::File => self.clear_stale_lock(),
+            StateAt::Postgres { .. } => {
+                let (code, output) = self.run(&["plan"]);
+                assert_eq!(
+                    code,
+                    Some(0),
+                    "the command after a killed run could not run (a lock left behind?):\n{output}"
+                );
+            }
+        }
+    }
+
+    /// A killed run leaves its lock file: clear it as a user would, with the id it names.
     fn clear_stale_lock(&self) {
         let lock = self.path().join("obp.state.json.lock");
         let Ok(text) = std::fs::read_to_string(&lock) else {
@@ -131,15 +226,77 @@ impl Stack {
         assert_eq!(code, Some(0), "force-unlock {id}:\n{output}");
     }
 
-    fn state(&self) -> State {
-        let backend = LocalBackend::new(self.path().join("obp.state.json"));
-        let runtime = tokio::runtime::Builder::new_current_thread()
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
-            .unwrap();
-        runtime
+            .unwrap()
+    }
+
+    /// The state as obp reads it (snapshot plus journal).
+    fn state(&self) -> State {
+        let backend: Box<dyn Backend> = match &self.state_at {
+            StateAt::File => Box::new(LocalBackend::new(self.path().join("obp.state.json"))),
+            StateAt::Postgres { url, schema } => Box::new(
+                PostgresBackend::new(Target::parse(url, None, None).unwrap(), schema, WORKSPACE)
+                    .unwrap(),
+            ),
+        };
+        Stack::runtime()
             .block_on(backend.read())
             .unwrap_or_else(|e| panic!("state unreadable after a kill: {e}"))
             .unwrap_or_default()
+    }
+
+    /// Runs `sql` on the PostgreSQL test server (a stack with PostgreSQL state only); returns
+    /// the first column of each row as text.
+    fn sql(&self, sql: &str) -> Vec<String> {
+        let StateAt::Postgres { url, .. } = &self.state_at else {
+            panic!("not a stack with PostgreSQL state");
+        };
+        Stack::runtime().block_on(async {
+            let client = Target::parse(url, Some(SslMode::Disable), None)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            client
+                .simple_query(sql)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => {
+                        Some(row.get(0).unwrap_or_default().to_owned())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    /// Every row of `table` in the schema of the stack's PostgreSQL state, as text.
+    fn rows(&self, table: &str) -> Vec<String> {
+        let StateAt::Postgres { schema, .. } = &self.state_at else {
+            panic!("not a stack with PostgreSQL state");
+        };
+        self.sql(&format!("SELECT t::text FROM \"{schema}\".\"{table}\" t"))
+    }
+
+    /// The server process holding the advisory lock of the stack's PostgreSQL state, if any.
+    fn lock_holder(&self) -> Option<String> {
+        let StateAt::Postgres { url, schema } = &self.state_at else {
+            return None;
+        };
+        let key = PostgresBackend::new(Target::parse(url, None, None).unwrap(), schema, WORKSPACE)
+            .unwrap()
+            .lock_key();
+        self.sql(&format!(
+            "SELECT pid::text FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 \
+             AND ((classid::bigint << 32) | objid::bigint) = {key}"
+        ))
+        .into_iter()
+        .next()
     }
 
     /// The rendered files on disk (not temporary ones).
@@ -196,6 +353,23 @@ impl Stack {
     }
 }
 
+impl Drop for Stack {
+    /// Drops the schema of a PostgreSQL state, whatever the outcome.
+    fn drop(&mut self) {
+        if let StateAt::Postgres { url, schema } = &self.state_at {
+            let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+            let _ = Stack::runtime().block_on(async {
+                let client = Target::parse(url, Some(SslMode::Disable), None)
+                    .ok()?
+                    .connect()
+                    .await
+                    .ok()?;
+                client.batch_execute(&drop).await.ok()
+            });
+        }
+    }
+}
+
 /// Addresses a killed run reported done (`ADDRESS: created after …`).
 fn reported(log: &str, verb: &str) -> Vec<String> {
     log.lines()
@@ -204,10 +378,8 @@ fn reported(log: &str, verb: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn killed_applies_and_destroys_lose_nothing_and_converge() {
-    let count = setting("OBP_CRASH_RESOURCES", 500) as usize;
-    let kills = setting("OBP_CRASH_KILLS", 30);
+/// The kills' random stream (`OBP_CRASH_SEED`), after a first converging apply of `stack`.
+fn first_apply(stack: &Stack) -> Random {
     let seed = std::env::var("OBP_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -218,28 +390,167 @@ fn killed_applies_and_destroys_lose_nothing_and_converge() {
                 .unwrap_or(1)
         })
         .max(1);
-    eprintln!("crash test: {count} resources, {kills} kills per command, OBP_CRASH_SEED={seed}");
-    let mut random = Random(seed);
-    let stack = Stack::new(count);
-
-    // A first full apply measures how long one takes; kills fall anywhere inside that.
-    let started = Instant::now();
+    eprintln!(
+        "crash test: {} resources, OBP_CRASH_SEED={seed}",
+        stack.count
+    );
     stack.converge_and_check(&["apply", "-auto-approve"], "the first apply");
-    let full = started.elapsed().as_millis() as u64;
-    eprintln!("one full apply (with its checks): {full} ms");
-    // A killed run's lock stops the next run, which names the id that clears it.
+    Random(seed)
+}
+
+/// How long `obp ARGS` takes (it must succeed), in milliseconds: the whole run, and from its
+/// first reported change to its end.
+fn timed(stack: &Stack, args: &[&str]) -> (u64, u64) {
+    use std::io::{BufRead, BufReader};
+    let started = Instant::now();
+    let mut child = stack
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if first.is_none() && line.unwrap().contains(" after ") {
+            first = Some(started.elapsed());
+        }
+    }
+    let status = child.wait().unwrap();
+    let whole = started.elapsed();
+    assert!(status.success(), "obp {args:?} failed");
+    let walk = whole - first.expect("the run reported no change");
+    (whole.as_millis() as u64, walk.as_millis() as u64)
+}
+
+/// A random kill point: half of them anywhere in a whole run (`window.0`), half inside the
+/// part after its first reported change (`window.1`), where the changes are made.
+fn kill_point(random: &mut Random, window: (u64, u64)) -> When {
+    if random.below(2) == 0 {
+        When::AfterStart(Duration::from_millis(random.below(window.0)))
+    } else {
+        When::AfterFirstChange(Duration::from_millis(random.below(window.1)))
+    }
+}
+
+/// Kills `obp apply` (each rewriting every resource), then `obp destroy`, at random points
+/// until `OBP_CRASH_KILLS` of each fell while it was changing resources (state holds some of
+/// its changes, not all; kills that fell before or after count as extra). After every kill the state
+/// reads back and holds everything the killed run reported done, and the lock is recovered as
+/// a user would; at the end a plain run converges.
+fn kill_applies_and_destroys(stack: &Stack, random: &mut Random) {
+    let kills = setting("OBP_CRASH_KILLS", 30) as usize;
+    let mut version = 1;
+    stack.version(version);
+    let window = timed(stack, &["apply", "-auto-approve"]);
+    let (mut attempts, mut killed) = (0, 0);
+    while killed < kills {
+        attempts += 1;
+        assert!(
+            attempts <= kills * 8,
+            "only {killed} of {attempts} kills fell while apply was changing resources"
+        );
+        version += 1;
+        stack.version(version);
+        let when = kill_point(random, window);
+        let log = stack.kill_at(&["apply", "-auto-approve"], when);
+        let state = stack.state();
+        let current = format!("version {version}\n");
+        let updated = state
+            .resources
+            .values()
+            .filter(|r| {
+                r.inputs
+                    .get("content")
+                    .and_then(|c| c.as_str())
+                    .is_some_and(|c| c.ends_with(&current))
+            })
+            .count();
+        killed += usize::from(0 < updated && updated < stack.count);
+        for address in reported(&log, "updated") {
+            let content = state.resources.get(&address).and_then(|r| {
+                r.inputs
+                    .get("content")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_owned)
+            });
+            assert!(
+                content.is_some_and(|c| c.ends_with(&current)),
+                "apply kill {attempts} ({when:?}): `{address}` was reported updated but state lost it"
+            );
+        }
+    }
+    stack.converge_and_check(&["apply", "-auto-approve"], "applies after kills");
+    eprintln!(
+        "{attempts} applies killed (one takes {} ms), {killed} while changing resources",
+        window.0
+    );
+
+    let window = timed(stack, &["destroy", "-auto-approve"]);
+    let (mut attempts, mut killed) = (0, 0);
+    while killed < kills {
+        attempts += 1;
+        assert!(
+            attempts <= kills * 8,
+            "only {killed} of {attempts} kills fell while destroy was removing resources"
+        );
+        // Each destroy starts from every resource, as the one that measured the window.
+        if stack.state().resources.len() < stack.count {
+            let (code, text) = stack.run(&["apply", "-auto-approve"]);
+            assert_eq!(
+                code,
+                Some(0),
+                "the re-apply after destroy kill {attempts}:\n{text}"
+            );
+        }
+        let when = kill_point(random, window);
+        let log = stack.kill_at(&["destroy", "-auto-approve"], when);
+        let state = stack.state();
+        killed += usize::from(0 < state.resources.len() && state.resources.len() < stack.count);
+        for address in reported(&log, "destroyed") {
+            assert!(
+                !state.resources.contains_key(&address),
+                "destroy kill {attempts} ({when:?}): `{address}` was reported destroyed but is still in state"
+            );
+        }
+    }
+    stack.converge_and_check(&["destroy", "-auto-approve"], "destroys after kills");
+    eprintln!(
+        "{attempts} destroys killed (one takes {} ms), {killed} while destroying resources",
+        window.0
+    );
+}
+
+/// Starts `obp apply` and SIGKILLs it as soon as `holds_lock` says it holds the lock.
+fn kill_holding_the_lock(stack: &Stack, holds_lock: impl Fn() -> bool) {
+    // A version no kill round uses: rewriting every file keeps the run long enough to be
+    // seen holding the lock.
+    stack.version(u64::MAX);
     let mut child = stack
         .command(&["apply", "-auto-approve"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let lock = stack.path().join("obp.state.json.lock");
-    while !lock.exists() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !holds_lock() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the apply ended before it was seen holding the lock"
+        );
+        assert!(Instant::now() < deadline, "the apply never took the lock");
         std::thread::sleep(Duration::from_millis(1));
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn killed_applies_and_destroys_lose_nothing_and_converge() {
+    let stack = Stack::new(setting("OBP_CRASH_RESOURCES", 500) as usize);
+    let mut random = first_apply(&stack);
+    // A killed run's lock stops the next run, which names the id that clears it.
+    let lock = stack.path().join("obp.state.json.lock");
+    kill_holding_the_lock(&stack, || lock.exists());
     let text = std::fs::read_to_string(&lock).unwrap();
     let info: serde_json::Value =
         serde_json::from_str(&text).expect("a lock file is never partial");
@@ -251,45 +562,32 @@ fn killed_applies_and_destroys_lose_nothing_and_converge() {
         "{output}"
     );
     stack.clear_stale_lock();
+    kill_applies_and_destroys(&stack, &mut random);
+}
 
-    let mut version = 0;
-    for round in 0..kills {
-        version += 1;
-        stack.version(version);
-        let delay = Duration::from_millis(random.below(full));
-        let log = stack.kill_after(&["apply", "-auto-approve"], delay);
-        let state = stack.state();
-        for address in reported(&log, "updated") {
-            let content = state.resources.get(&address).and_then(|r| {
-                r.inputs
-                    .get("content")
-                    .and_then(|c| c.as_str())
-                    .map(str::to_owned)
-            });
-            assert!(
-                content.is_some_and(|c| c.ends_with(&format!("version {version}\n"))),
-                "apply kill {round} after {delay:?}: `{address}` was reported updated but state lost it"
-            );
-        }
-    }
-    stack.converge_and_check(&["apply", "-auto-approve"], "applies after kills");
-
-    for round in 0..kills {
-        // Give each destroy something to do.
-        if stack.state().resources.len() < count / 4 {
-            stack.converge_and_check(&["apply", "-auto-approve"], "a re-apply between destroys");
-        }
-        let delay = Duration::from_millis(random.below(full));
-        let log = stack.kill_after(&["destroy", "-auto-approve"], delay);
-        let state = stack.state();
-        for address in reported(&log, "destroyed") {
-            assert!(
-                !state.resources.contains_key(&address),
-                "destroy kill {round} after {delay:?}: `{address}` was reported destroyed but is still in state"
-            );
-        }
-    }
-    stack.converge_and_check(&["destroy", "-auto-approve"], "destroys after kills");
+#[test]
+fn killed_applies_and_destroys_with_postgres_state_lose_nothing_and_converge() {
+    let stack = Stack::postgres(setting("OBP_CRASH_PG_RESOURCES", 200) as usize);
+    let mut random = first_apply(&stack);
+    // A run killed while it holds the lock: its session ends, and the advisory lock with it.
+    kill_holding_the_lock(&stack, || stack.lock_holder().is_some());
+    stack.recover_lock();
+    assert_eq!(stack.lock_holder(), None, "the lock outlived its run");
+    let holders = stack.rows("locks");
+    assert!(
+        holders.is_empty(),
+        "a holder row outlived its run: {holders:?}"
+    );
+    kill_applies_and_destroys(&stack, &mut random);
+    // The journal was folded into the last state written, and no holder row is left: each
+    // run replaced the row a killed one left and removed its own as it ended.
+    let journal = stack.rows("journal");
+    assert!(
+        journal.is_empty(),
+        "journal rows left after a converged destroy: {journal:?}"
+    );
+    let holders = stack.rows("locks");
+    assert!(holders.is_empty(), "holder rows left: {holders:?}");
 }
 
 /// Starts an apply, sends it `signals` SIGINTs once it has created its first file, and

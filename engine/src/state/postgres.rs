@@ -41,6 +41,9 @@ use crate::pg::{quote_ident, Client, Target};
 /// How often a held lock's session is checked between writes.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 
+/// How long releasing a lock waits for its holder row to be removed.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// State in PostgreSQL, one workspace of one schema.
 pub struct PostgresBackend {
     target: Target,
@@ -397,13 +400,27 @@ impl Drop for PostgresLock {
         let delete = std::mem::take(&mut self.delete);
         let workspace = std::mem::take(&mut self.workspace);
         let id = self.info.id.clone();
+        let release = async move {
+            // Bounded: a session cut off without a reset must not hold the command up.
+            let _ = tokio::time::timeout(
+                RELEASE_TIMEOUT,
+                client.client.execute(&delete, &[&workspace, &id]),
+            )
+            .await;
+            drop(client);
+        };
         // Best effort: if the runtime is gone, closing the connection still releases the
         // advisory lock on the server, and the next lock replaces the row.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let _ = client.client.execute(&delete, &[&workspace, &id]).await;
-                drop(client);
-            });
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            // Wait for it (the CLI's runtime): a task spawned here is dropped when the command
+            // returns and its runtime shuts down, which left the row of a run that ended
+            // normally, naming a holder long gone.
+            tokio::task::block_in_place(|| handle.block_on(release));
+        } else {
+            handle.spawn(release);
         }
     }
 }
