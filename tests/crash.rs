@@ -55,6 +55,22 @@ enum When {
     AfterFirstChange(Duration),
 }
 
+/// What a killed run left.
+struct Killed {
+    /// Its stdout and stderr until the kill.
+    output: String,
+    /// Whether it was still running when killed (else it had ended on its own).
+    running: bool,
+}
+
+impl Killed {
+    /// Whether the kill fell while the run was making or recording changes: after it reported
+    /// one, before it ended.
+    fn mid_change(&self) -> bool {
+        self.running && self.output.contains(" after ")
+    }
+}
+
 /// Where a stack keeps its state.
 enum StateAt {
     /// `obp.state.json` (with its journal and lock file) in the stack directory.
@@ -143,7 +159,7 @@ impl Stack {
     }
 
     /// Starts `args`, SIGKILLs it at `when`; returns its output so far.
-    fn kill_at(&self, args: &[&str], when: When) -> String {
+    fn kill_at(&self, args: &[&str], when: When) -> Killed {
         use std::io::{BufRead, BufReader};
         let log = self.path().join("killed.log");
         let mut child = self
@@ -177,12 +193,13 @@ impl Stack {
                 }
             }
         }
+        let running = child.try_wait().unwrap().is_none();
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         let mut output = reader.join().unwrap();
         output.push_str(&std::fs::read_to_string(&log).unwrap());
         self.recover_lock();
-        output
+        Killed { output, running }
     }
 
     /// What a user does about the lock of a killed run: with a state file, clear it with the
@@ -399,7 +416,8 @@ fn first_apply(stack: &Stack) -> Random {
 }
 
 /// How long `obp ARGS` takes (it must succeed), in milliseconds: the whole run, and from its
-/// first reported change to its end.
+/// first reported change to its last (output comes in chunks, so this is where changes are
+/// being made, roughly).
 fn timed(stack: &Stack, args: &[&str]) -> (u64, u64) {
     use std::io::{BufRead, BufReader};
     let started = Instant::now();
@@ -409,40 +427,70 @@ fn timed(stack: &Stack, args: &[&str]) -> (u64, u64) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut first = None;
+    let mut changes = None;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        if first.is_none() && line.unwrap().contains(" after ") {
-            first = Some(started.elapsed());
+        if line.unwrap().contains(" after ") {
+            let now = started.elapsed();
+            changes = Some((changes.map_or(now, |(first, _)| first), now));
         }
     }
     let status = child.wait().unwrap();
     let whole = started.elapsed();
     assert!(status.success(), "obp {args:?} failed");
-    let walk = whole - first.expect("the run reported no change");
-    (whole.as_millis() as u64, walk.as_millis() as u64)
+    let (first, last) = changes.expect("the run reported no change");
+    (whole.as_millis() as u64, (last - first).as_millis() as u64)
 }
 
-/// A random kill point: half of them anywhere in a whole run (`window.0`), half inside the
-/// part after its first reported change (`window.1`), where the changes are made.
-fn kill_point(random: &mut Random, window: (u64, u64)) -> When {
-    if random.below(2) == 0 {
-        When::AfterStart(Duration::from_millis(random.below(window.0)))
-    } else {
-        When::AfterFirstChange(Duration::from_millis(random.below(window.1)))
+/// Where kills fall: the time of a whole run, and the span of its reported changes (see
+/// [`timed`]). Kills alternate between the two: anywhere in a run, and after its first
+/// reported change. A run often goes faster than the one measured (the first is the slowest),
+/// so a window in which a run ended before its kill narrows.
+struct Windows {
+    whole: u64,
+    changes: u64,
+    attempt: u64,
+}
+
+impl Windows {
+    fn new((whole, changes): (u64, u64)) -> Windows {
+        Windows {
+            whole,
+            changes,
+            attempt: 0,
+        }
+    }
+
+    fn next(&mut self, random: &mut Random) -> When {
+        self.attempt += 1;
+        if self.attempt.is_multiple_of(2) {
+            When::AfterStart(Duration::from_millis(random.below(self.whole)))
+        } else {
+            When::AfterFirstChange(Duration::from_millis(random.below(self.changes)))
+        }
+    }
+
+    /// After a kill at `when` of a run that had already ended.
+    fn narrow(&mut self, when: When) {
+        let window = match when {
+            When::AfterStart(_) => &mut self.whole,
+            When::AfterFirstChange(_) => &mut self.changes,
+        };
+        *window = (*window * 3 / 4).max(1);
     }
 }
 
 /// Kills `obp apply` (each rewriting every resource), then `obp destroy`, at random points
-/// until `OBP_CRASH_KILLS` of each fell while it was changing resources (state holds some of
-/// its changes, not all; kills that fell before or after count as extra). After every kill the state
+/// until `OBP_CRASH_KILLS` of each fell while it was changing resources (after it reported a
+/// change, before it ended; kills that fell before or after count as extra). After every kill the state
 /// reads back and holds everything the killed run reported done, and the lock is recovered as
 /// a user would; at the end a plain run converges.
 fn kill_applies_and_destroys(stack: &Stack, random: &mut Random) {
     let kills = setting("OBP_CRASH_KILLS", 30) as usize;
     let mut version = 1;
     stack.version(version);
-    let window = timed(stack, &["apply", "-auto-approve"]);
-    let (mut attempts, mut killed) = (0, 0);
+    let measured = timed(stack, &["apply", "-auto-approve"]);
+    let mut windows = Windows::new(measured);
+    let (mut attempts, mut killed, mut partial) = (0, 0, 0);
     while killed < kills {
         attempts += 1;
         assert!(
@@ -451,8 +499,8 @@ fn kill_applies_and_destroys(stack: &Stack, random: &mut Random) {
         );
         version += 1;
         stack.version(version);
-        let when = kill_point(random, window);
-        let log = stack.kill_at(&["apply", "-auto-approve"], when);
+        let when = windows.next(random);
+        let run = stack.kill_at(&["apply", "-auto-approve"], when);
         let state = stack.state();
         let current = format!("version {version}\n");
         let updated = state
@@ -465,8 +513,12 @@ fn kill_applies_and_destroys(stack: &Stack, random: &mut Random) {
                     .is_some_and(|c| c.ends_with(&current))
             })
             .count();
-        killed += usize::from(0 < updated && updated < stack.count);
-        for address in reported(&log, "updated") {
+        killed += usize::from(run.mid_change());
+        if !run.running {
+            windows.narrow(when);
+        }
+        partial += usize::from(0 < updated && updated < stack.count);
+        for address in reported(&run.output, "updated") {
             let content = state.resources.get(&address).and_then(|r| {
                 r.inputs
                     .get("content")
@@ -481,12 +533,13 @@ fn kill_applies_and_destroys(stack: &Stack, random: &mut Random) {
     }
     stack.converge_and_check(&["apply", "-auto-approve"], "applies after kills");
     eprintln!(
-        "{attempts} applies killed (one takes {} ms), {killed} while changing resources",
-        window.0
+        "{attempts} applies killed (one takes {} ms), {killed} while changing resources, {partial} leaving state part-way",
+        measured.0
     );
 
-    let window = timed(stack, &["destroy", "-auto-approve"]);
-    let (mut attempts, mut killed) = (0, 0);
+    let measured = timed(stack, &["destroy", "-auto-approve"]);
+    let mut windows = Windows::new(measured);
+    let (mut attempts, mut killed, mut partial) = (0, 0, 0);
     while killed < kills {
         attempts += 1;
         assert!(
@@ -502,11 +555,15 @@ fn kill_applies_and_destroys(stack: &Stack, random: &mut Random) {
                 "the re-apply after destroy kill {attempts}:\n{text}"
             );
         }
-        let when = kill_point(random, window);
-        let log = stack.kill_at(&["destroy", "-auto-approve"], when);
+        let when = windows.next(random);
+        let run = stack.kill_at(&["destroy", "-auto-approve"], when);
         let state = stack.state();
-        killed += usize::from(0 < state.resources.len() && state.resources.len() < stack.count);
-        for address in reported(&log, "destroyed") {
+        killed += usize::from(run.mid_change());
+        if !run.running {
+            windows.narrow(when);
+        }
+        partial += usize::from(!state.resources.is_empty() && state.resources.len() < stack.count);
+        for address in reported(&run.output, "destroyed") {
             assert!(
                 !state.resources.contains_key(&address),
                 "destroy kill {attempts} ({when:?}): `{address}` was reported destroyed but is still in state"
@@ -515,8 +572,8 @@ fn kill_applies_and_destroys(stack: &Stack, random: &mut Random) {
     }
     stack.converge_and_check(&["destroy", "-auto-approve"], "destroys after kills");
     eprintln!(
-        "{attempts} destroys killed (one takes {} ms), {killed} while destroying resources",
-        window.0
+        "{attempts} destroys killed (one takes {} ms), {killed} while destroying resources, {partial} leaving state part-way",
+        measured.0
     );
 }
 
