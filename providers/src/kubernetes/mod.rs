@@ -19,9 +19,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures_util::StreamExt as _;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use obp_engine::provider::{
     AttrSchema, AttrType, Provider, ProviderError, Recorded, ResourceRef, ResourceSchema,
+    READ_CONCURRENCY,
 };
 use serde_json::Value as Json;
 
@@ -743,21 +745,37 @@ impl Provider for Kubernetes {
                 }
             }
         }
-        let mut out = Vec::with_capacity(items.len());
+        // What no LIST covered is read one by one, `READ_CONCURRENCY` at a time (a kind read
+        // once, or credentials that may not list across namespaces).
+        let mut out: Vec<Option<Result<Option<Recorded>, ProviderError>>> =
+            Vec::with_capacity(items.len());
+        let mut single = Vec::new();
         for (n, target) in targets.into_iter().enumerate() {
-            let (_, prior) = &items[n];
-            let result = match (target, listed[n].take()) {
-                (Err(error), _) => Err(error),
-                (Ok(None), _) => Ok(None),
+            let (resource, prior) = &items[n];
+            out.push(match (target, listed[n].take()) {
+                (Err(error), _) => Some(Err(error)),
+                (Ok(None), _) => Some(Ok(None)),
                 (Ok(Some(target)), Some(Some(live))) => {
-                    self.read_result(&target, &live, prior).map(Some)
+                    Some(self.read_result(&target, &live, prior).map(Some))
                 }
-                (Ok(Some(_)), Some(None)) => Ok(None),
-                (Ok(Some(_)), None) => self.read(&items[n].0, prior).await,
-            };
-            out.push(result);
+                (Ok(Some(_)), Some(None)) => Some(Ok(None)),
+                (Ok(Some(_)), None) => {
+                    single.push(async move { (n, self.read(resource, prior).await) });
+                    None
+                }
+            });
         }
-        out
+        let reads: Vec<_> = futures_util::stream::iter(single)
+            .buffer_unordered(READ_CONCURRENCY)
+            .collect()
+            .await;
+        for (n, read) in reads {
+            out[n] = Some(read);
+        }
+        out.into_iter()
+            // Every slot left empty above was filled by its single read.
+            .map(|r| r.unwrap_or_else(|| Err(ProviderError::Remote("no read result".to_owned()))))
+            .collect()
     }
 
     async fn import(

@@ -1101,4 +1101,41 @@ resource k8s.manifest template for each ["t1", "t2", "t3", "t4", "t5", "t6", "t7
     let plan = fx.plan().await;
     let drifted: Vec<&str> = plan.drift.iter().map(|d| d.address.as_str()).collect();
     assert_eq!(drifted, [r#"k8s.manifest.template["t7"]"#]);
+
+    // Credentials that may read PodTemplates in this namespace only (a tenant's role): the
+    // LIST across namespaces is refused, and each object is read on its own instead.
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": { "name": "reader" },
+        "rules": [{ "apiGroups": [""], "resources": ["podtemplates"], "verbs": ["get", "list"] }]
+    });
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": { "name": "reader" },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader" },
+        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "obp-reader" }]
+    });
+    fx.cluster.apply_as("test-admin", role).await;
+    fx.cluster.apply_as("test-admin", binding).await;
+    let mut kubeconfig = Kubeconfig::read_from(kubeconfig_path()).unwrap();
+    for user in &mut kubeconfig.auth_infos {
+        if let Some(auth) = &mut user.auth_info {
+            auth.impersonate = Some("obp-reader".to_owned());
+        }
+    }
+    std::fs::write(
+        fx.dir.path().join("kubeconfig"),
+        serde_norway::to_string(&kubeconfig).unwrap(),
+    )
+    .unwrap();
+    let (gets, _) = fx.cluster.request_counts("podtemplates").await;
+    let plan = fx.plan().await;
+    let (gets_after, _) = fx.cluster.request_counts("podtemplates").await;
+    let drifted: Vec<&str> = plan.drift.iter().map(|d| d.address.as_str()).collect();
+    assert_eq!(drifted, [r#"k8s.manifest.template["t7"]"#]);
+    assert_eq!(
+        gets_after - gets,
+        12,
+        "one GET per object when listing is refused"
+    );
 }
