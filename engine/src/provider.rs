@@ -211,13 +211,31 @@ impl Secrets for EnvSecrets {
     }
 }
 
+/// How many reads [`read_each`] (and so [`Provider::read_many`] by default) has in flight.
+pub const READ_CONCURRENCY: usize = 16;
+
+/// [`Provider::read`] for each item, [`READ_CONCURRENCY`] at a time, results in item order:
+/// the default of [`Provider::read_many`], and what a provider that reads some items in bulk
+/// does with the rest.
+pub async fn read_each<P: Provider + ?Sized>(
+    provider: &P,
+    items: &[(ResourceRef<'_>, &Recorded)],
+) -> Vec<Result<Option<Recorded>, ProviderError>> {
+    use futures_util::StreamExt as _;
+    let reads: Vec<_> = items
+        .iter()
+        .map(|(resource, prior)| provider.read(resource, prior))
+        .collect();
+    futures_util::stream::iter(reads)
+        .buffered(READ_CONCURRENCY)
+        .collect()
+        .await
+}
+
 /// A provider: validates, plans, applies and reads resources of the types it declares.
 ///
 /// Attribute values are JSON as encoded by [`crate::codec`]: secret references stay
 /// `{"$secret": path}` objects; providers resolve them through [`Secrets`] when they act.
-/// How many reads [`Provider::read_many`] has in flight by default.
-pub const READ_CONCURRENCY: usize = 16;
-
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The implementation's kind, such as `gitops`.
@@ -266,21 +284,13 @@ pub trait Provider: Send + Sync {
     ) -> Result<Option<Recorded>, ProviderError>;
 
     /// Reads many resources, one result per item in order (refresh of a whole state). By
-    /// default [`Provider::read`] for each, [`READ_CONCURRENCY`] at a time; a provider that can
-    /// read many objects in one call (a Kubernetes LIST) does so.
+    /// default [`read_each`]; a provider that can read many objects in one call (a
+    /// Kubernetes LIST) does so.
     async fn read_many(
         &self,
         items: &[(ResourceRef<'_>, &Recorded)],
     ) -> Vec<Result<Option<Recorded>, ProviderError>> {
-        use futures_util::StreamExt as _;
-        let reads: Vec<_> = items
-            .iter()
-            .map(|(resource, prior)| self.read(resource, prior))
-            .collect();
-        futures_util::stream::iter(reads)
-            .buffered(READ_CONCURRENCY)
-            .collect()
-            .await
+        read_each(self, items).await
     }
 
     /// Adopts an existing object identified by `id` into state.

@@ -19,11 +19,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures_util::StreamExt as _;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use obp_engine::provider::{
-    AttrSchema, AttrType, Provider, ProviderError, Recorded, ResourceRef, ResourceSchema,
-    READ_CONCURRENCY,
+    read_each, AttrSchema, AttrType, Provider, ProviderError, Recorded, ResourceRef, ResourceSchema,
 };
 use serde_json::Value as Json;
 
@@ -745,37 +743,30 @@ impl Provider for Kubernetes {
                 }
             }
         }
-        // What no LIST covered is read one by one, `READ_CONCURRENCY` at a time (a kind read
-        // once, or credentials that may not list across namespaces).
-        let mut out: Vec<Option<Result<Option<Recorded>, ProviderError>>> =
-            Vec::with_capacity(items.len());
+        // What no LIST covered is read one by one (a kind read once, or credentials that may
+        // not list across namespaces).
+        let mut out = Vec::with_capacity(items.len());
         let mut single = Vec::new();
         for (n, target) in targets.into_iter().enumerate() {
             let (resource, prior) = &items[n];
             out.push(match (target, listed[n].take()) {
-                (Err(error), _) => Some(Err(error)),
-                (Ok(None), _) => Some(Ok(None)),
+                (Err(error), _) => Err(error),
+                (Ok(None), _) => Ok(None),
                 (Ok(Some(target)), Some(Some(live))) => {
-                    Some(self.read_result(&target, &live, prior).map(Some))
+                    self.read_result(&target, &live, prior).map(Some)
                 }
-                (Ok(Some(_)), Some(None)) => Some(Ok(None)),
+                (Ok(Some(_)), Some(None)) => Ok(None),
                 (Ok(Some(_)), None) => {
-                    single.push(async move { (n, self.read(resource, prior).await) });
-                    None
+                    single.push((n, (resource.clone(), *prior)));
+                    Ok(None) // Replaced by the read below.
                 }
             });
         }
-        let reads: Vec<_> = futures_util::stream::iter(single)
-            .buffer_unordered(READ_CONCURRENCY)
-            .collect()
-            .await;
-        for (n, read) in reads {
-            out[n] = Some(read);
+        let (positions, rest): (Vec<usize>, Vec<_>) = single.into_iter().unzip();
+        for (n, read) in positions.into_iter().zip(read_each(self, &rest).await) {
+            out[n] = read;
         }
-        out.into_iter()
-            // Every slot left empty above was filled by its single read.
-            .map(|r| r.unwrap_or_else(|| Err(ProviderError::Remote("no read result".to_owned()))))
-            .collect()
+        out
     }
 
     async fn import(
