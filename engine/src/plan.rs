@@ -174,7 +174,7 @@ pub async fn plan(
     for resource in &config.resources {
         match providers.for_resource(&resource.provider, &resource.rtype) {
             Some((name, _)) => {
-                if let Some(schema) = providers.schema(&resource.rtype) {
+                if let Some(schema) = providers.schema_of(name, &resource.rtype) {
                     managers.insert(&resource.address, (name, schema));
                 }
             }
@@ -858,26 +858,37 @@ pub fn diff_maps(
     let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     for key in keys {
         let attr = schema.and_then(|s| s.attribute(key));
-        let forces_replace = attr.is_some_and(|a| a.force_new);
-        let sensitive = attr.is_some_and(|a| a.sensitive);
-        diff_value(
-            key,
-            before.get(key),
-            after.get(key),
-            forces_replace,
-            sensitive,
-            &mut diffs,
-        );
+        let leaf = Leaf {
+            forces_replace: attr.is_some_and(|a| a.force_new),
+            sensitive: attr.is_some_and(|a| a.sensitive),
+            schema,
+            prior: before,
+        };
+        diff_value(key, before.get(key), after.get(key), &leaf, &mut diffs);
     }
     diffs
+}
+
+/// What one attribute's leaves share: whether the attribute is replaced or hidden as a whole,
+/// and the schema's per-path replace rules with the prior attributes they look at.
+struct Leaf<'a> {
+    forces_replace: bool,
+    sensitive: bool,
+    schema: Option<&'a ResourceSchema>,
+    prior: &'a BTreeMap<String, Json>,
+}
+
+impl Leaf<'_> {
+    fn forces_replace(&self, path: &str) -> bool {
+        self.forces_replace || self.schema.is_some_and(|s| s.replaces_at(path, self.prior))
+    }
 }
 
 fn diff_value(
     path: &str,
     before: Option<&Json>,
     after: Option<&Json>,
-    forces_replace: bool,
-    sensitive: bool,
+    leaf: &Leaf<'_>,
     out: &mut Vec<AttrDiff>,
 ) {
     // A record that appears or disappears as a whole is shown field by field.
@@ -898,14 +909,7 @@ fn diff_value(
         if !is_marker(b) && !is_marker(a) {
             let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
             for key in keys {
-                diff_value(
-                    &child_path(path, key),
-                    b.get(key),
-                    a.get(key),
-                    forces_replace,
-                    sensitive,
-                    out,
-                );
+                diff_value(&child_path(path, key), b.get(key), a.get(key), leaf, out);
             }
             return;
         }
@@ -920,8 +924,8 @@ fn diff_value(
             path: path.to_owned(),
             before: before.cloned(),
             after: after.cloned(),
-            forces_replace,
-            sensitive,
+            forces_replace: leaf.forces_replace(path),
+            sensitive: leaf.sensitive,
         });
     }
 }

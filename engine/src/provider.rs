@@ -77,12 +77,55 @@ pub struct ResourceSchema {
     pub attributes: Vec<AttrSchema>,
     /// Accepts attributes not listed (free-form objects such as Kubernetes manifests).
     pub open: bool,
+    /// Paths inside attributes that cannot change in place (a Job's `spec.template`): what
+    /// [`AttrSchema::force_new`] is for a whole attribute, for one field of an open one.
+    pub replace_on: Vec<ReplaceOn>,
     pub doc: &'static str,
 }
 
 impl ResourceSchema {
     pub fn attribute(&self, name: &str) -> Option<&AttrSchema> {
         self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// Whether a change at `path` (dotted, as in plan diffs) replaces the resource, given
+    /// the attributes it had before.
+    pub fn replaces_at(&self, path: &str, before: &BTreeMap<String, Json>) -> bool {
+        self.replace_on.iter().any(|rule| rule.covers(path, before))
+    }
+}
+
+/// A field that cannot be changed in place: a change at `path` or below it replaces the
+/// resource. With `once`, only after the boolean attribute `once` was true (a Kubernetes
+/// ConfigMap with `immutable: true` freezes its `data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplaceOn {
+    pub path: &'static str,
+    pub once: Option<&'static str>,
+}
+
+impl ReplaceOn {
+    /// A path that can never change in place.
+    pub const fn path(path: &'static str) -> ReplaceOn {
+        ReplaceOn { path, once: None }
+    }
+
+    /// A path frozen once the boolean attribute `flag` was true.
+    pub const fn once(flag: &'static str, path: &'static str) -> ReplaceOn {
+        ReplaceOn {
+            path,
+            once: Some(flag),
+        }
+    }
+
+    fn covers(&self, path: &str, before: &BTreeMap<String, Json>) -> bool {
+        let below = path
+            .strip_prefix(self.path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']));
+        below
+            && self
+                .once
+                .is_none_or(|flag| before.get(flag) == Some(&Json::Bool(true)))
     }
 }
 
@@ -333,10 +376,13 @@ pub trait Provider: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Providers {
     by_name: BTreeMap<String, Arc<dyn Provider>>,
-    /// Resource type → (first provider name declaring it, schema).
-    schemas: BTreeMap<String, (String, ResourceSchema)>,
-    /// Provider name → the resource types it declares.
-    types: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// Resource type → the first provider name declaring it (the one a resource of that
+    /// type gets when it names none).
+    owners: BTreeMap<String, String>,
+    /// Provider name → its schemas by resource type. Two providers may serve one type with
+    /// different schemas (GitOps and Kubernetes both serve `k8s.*`, with other computed
+    /// attributes): a resource is checked against the schema of the provider it uses.
+    schemas: BTreeMap<String, BTreeMap<String, ResourceSchema>>,
 }
 
 impl Providers {
@@ -347,14 +393,12 @@ impl Providers {
     /// Registers a configured provider under `name`.
     pub fn insert(&mut self, name: impl Into<String>, provider: Arc<dyn Provider>) {
         let name = name.into();
+        let schemas = self.schemas.entry(name.clone()).or_default();
         for schema in provider.schemas() {
-            self.types
-                .entry(name.clone())
-                .or_default()
-                .insert(schema.rtype.clone());
-            self.schemas
+            self.owners
                 .entry(schema.rtype.clone())
-                .or_insert_with(|| (name.clone(), schema));
+                .or_insert_with(|| name.clone());
+            schemas.insert(schema.rtype.clone(), schema);
         }
         self.by_name.insert(name, provider);
     }
@@ -374,7 +418,7 @@ impl Providers {
     /// exist and manage the type; there is no silent fallback for it.
     pub fn for_resource(&self, name: &str, rtype: &str) -> Option<(&str, &Arc<dyn Provider>)> {
         if let Some((key, provider)) = self.by_name.get_key_value(name) {
-            if self.types.get(name).is_some_and(|t| t.contains(rtype)) {
+            if self.schema_of(name, rtype).is_some() {
                 return Some((key.as_str(), provider));
             }
         }
@@ -382,19 +426,25 @@ impl Providers {
         if name != prefix {
             return None;
         }
-        let (owner, _) = self.schemas.get(rtype)?;
+        let owner = self.owners.get(rtype)?;
         self.by_name
             .get_key_value(owner)
             .map(|(k, p)| (k.as_str(), p))
     }
 
+    /// The schema of `rtype` as the first provider declaring it has it.
     pub fn schema(&self, rtype: &str) -> Option<&ResourceSchema> {
-        self.schemas.get(rtype).map(|(_, s)| s)
+        self.schema_of(self.owners.get(rtype)?, rtype)
+    }
+
+    /// The schema of `rtype` as provider `name` declares it.
+    pub fn schema_of(&self, name: &str, rtype: &str) -> Option<&ResourceSchema> {
+        self.schemas.get(name)?.get(rtype)
     }
 
     /// Every resource type known, for suggestions.
     pub fn resource_types(&self) -> impl Iterator<Item = &str> {
-        self.schemas.keys().map(String::as_str)
+        self.owners.keys().map(String::as_str)
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 
 use crate::errors::StateError;
 use crate::provider::{
-    AttrSchema, AttrType, Provider, ProviderError, Recorded, ResourceRef, ResourceSchema,
+    AttrSchema, AttrType, Provider, ProviderError, Recorded, ReplaceOn, ResourceRef, ResourceSchema,
 };
 use crate::state::{Backend, JournalEntry, LockGuard, LockInfo, State};
 
@@ -34,12 +34,23 @@ pub struct MemoryProvider {
     /// What every call (read included) takes when no address is slower: a remote API.
     pub latency: Mutex<Option<std::time::Duration>>,
     pub calls: Mutex<Vec<String>>,
+    /// Declares `mem.thing` without its replace rules: a second provider serving one type
+    /// with another schema (as GitOps and Kubernetes both serve `k8s.*`).
+    pub lenient: bool,
     next_id: Mutex<u64>,
 }
 
 impl MemoryProvider {
     pub fn new() -> MemoryProvider {
         MemoryProvider::default()
+    }
+
+    /// A provider whose `mem.thing` has no replace rules (see [`MemoryProvider::lenient`]).
+    pub fn lenient() -> MemoryProvider {
+        MemoryProvider {
+            lenient: true,
+            ..MemoryProvider::default()
+        }
     }
 
     /// Makes every operation on `address` fail.
@@ -171,7 +182,8 @@ fn id_of(recorded: &Recorded) -> String {
         .to_owned()
 }
 
-/// Schemas: `mem.thing` (open, `name` forces replacement) and `mem.strict` (closed).
+/// Schemas: `mem.thing` (open; `name`, anything under `spec.template`, and `data` once
+/// `frozen` was true force replacement) and `mem.strict` (closed).
 pub fn schemas() -> Vec<ResourceSchema> {
     vec![
         ResourceSchema {
@@ -182,6 +194,10 @@ pub fn schemas() -> Vec<ResourceSchema> {
                 AttrSchema::new("id", AttrType::String).computed(),
             ],
             open: true,
+            replace_on: vec![
+                ReplaceOn::path("spec.template"),
+                ReplaceOn::once("frozen", "data"),
+            ],
             doc: "a thing in memory",
         },
         ResourceSchema {
@@ -191,6 +207,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
                 AttrSchema::new("label", AttrType::String),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "a closed schema",
         },
     ]
@@ -203,7 +220,14 @@ impl Provider for MemoryProvider {
     }
 
     fn schemas(&self) -> Vec<ResourceSchema> {
-        schemas()
+        let mut schemas = schemas();
+        if self.lenient {
+            for attr in &mut schemas[0].attributes {
+                attr.force_new = false;
+            }
+            schemas[0].replace_on.clear();
+        }
+        schemas
     }
 
     async fn create(

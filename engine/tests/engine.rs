@@ -245,6 +245,88 @@ async fn round_trip_create_noop_update_replace_destroy() {
     assert!(fx.memory.object("mem.thing.db").is_none());
 }
 
+/// Fields a provider declares immutable (`ReplaceOn`, a Job's pod template) replace the
+/// resource when they change, wherever they sit in an open attribute; their siblings update.
+#[tokio::test]
+async fn a_change_under_an_immutable_path_replaces_and_its_siblings_update() {
+    let stack = |parallelism: u32, image: &str, frozen: bool, data: &str| {
+        format!(
+            r#"
+stack jobs {{}}
+resource mem.thing job {{
+  name = "job"
+  spec = {{ parallelism = {parallelism}, template = {{ containers = [{{ image = "{image}" }}] }} }}
+  frozen = {frozen}
+  data = {{ key = "{data}" }}
+}}
+"#
+        )
+    };
+    let fx = Fixture::new(&stack(1, "odoo:18", false, "a"));
+    assert!(fx.apply(&fx.plan().await).await.ok());
+
+    fx.edit(&stack(2, "odoo:18", false, "a"));
+    let update = fx.plan().await;
+    assert_eq!(
+        actions(&update),
+        [("mem.thing.job".to_owned(), Action::Update)]
+    );
+    assert!(fx.apply(&update).await.ok());
+
+    fx.edit(&stack(2, "odoo:19", false, "a"));
+    let replace = fx.plan().await;
+    assert_eq!(
+        actions(&replace),
+        [("mem.thing.job".to_owned(), Action::Replace)]
+    );
+    assert_eq!(
+        replace.changes[0].reasons,
+        ["`spec.template.containers` cannot be changed in place"]
+    );
+    assert!(fx.apply(&replace).await.ok());
+
+    // `data` is frozen only once `frozen` was true before the change.
+    fx.edit(&stack(2, "odoo:19", true, "b"));
+    assert_eq!(
+        actions(&fx.plan().await),
+        [("mem.thing.job".to_owned(), Action::Update)]
+    );
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.edit(&stack(2, "odoo:19", true, "c"));
+    let frozen = fx.plan().await;
+    assert_eq!(
+        actions(&frozen),
+        [("mem.thing.job".to_owned(), Action::Replace)]
+    );
+    assert_eq!(
+        frozen.changes[0].reasons,
+        ["`data.key` cannot be changed in place"]
+    );
+}
+
+/// Two providers may serve one resource type with different schemas: a resource is planned
+/// with the schema of the provider it uses, not of the first one declaring the type.
+#[tokio::test]
+async fn a_resource_is_planned_with_the_schema_of_its_own_provider() {
+    let stack = |name: &str| {
+        format!(
+            "stack two {{}}\nresource mem.thing a {{ name = \"{name}\" }}\nresource mem.thing b {{ name = \"{name}\", provider = \"lenient\" }}\n"
+        )
+    };
+    let mut fx = Fixture::new(&stack("one"));
+    fx.providers
+        .insert("lenient", Arc::new(MemoryProvider::lenient()));
+    assert!(fx.apply(&fx.plan().await).await.ok());
+    fx.edit(&stack("two"));
+    assert_eq!(
+        actions(&fx.plan().await),
+        [
+            ("mem.thing.a".to_owned(), Action::Replace),
+            ("mem.thing.b".to_owned(), Action::Update),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn removed_resources_are_deleted_dependents_first() {
     let fx = Fixture::new(CHAIN);

@@ -5,6 +5,7 @@
 
 use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use obp_engine::provider::ReplaceOn;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -64,6 +65,58 @@ kinds! {
 pub fn by_type(rtype: &str) -> Option<&'static Kind> {
     let name = rtype.strip_prefix("k8s.")?;
     KINDS.iter().find(|k| k.name == name)
+}
+
+/// The fields the API server refuses to change on an existing object of this kind
+/// (`ValidateImmutableField` and friends in k8s.io/kubernetes `pkg/apis/*/validation`, v1.37):
+/// a change to one of them is planned as a replacement, not an update the server would refuse.
+/// Names and namespaces are not listed: a new name is a new object, which update already
+/// handles by creating it and deleting the old one.
+pub fn replace_on(kind: &Kind) -> Vec<ReplaceOn> {
+    let paths: &[&str] = match kind.name {
+        // The pod template too: a Job runs it once; a new template is a new run.
+        "job" => &[
+            "spec.selector",
+            "spec.template",
+            "spec.completions",
+            "spec.completionMode",
+            "spec.podFailurePolicy",
+            "spec.backoffLimitPerIndex",
+            "spec.managedBy",
+            "spec.successPolicy",
+        ],
+        "deployment" => &["spec.selector"],
+        "stateful_set" => &[
+            "spec.selector",
+            "spec.volumeClaimTemplates",
+            "spec.serviceName",
+            "spec.podManagementPolicy",
+        ],
+        // A claim's spec is frozen but for its requests (which may only grow) and its
+        // volume attributes class.
+        "persistent_volume_claim" => &[
+            "spec.accessModes",
+            "spec.selector",
+            "spec.storageClassName",
+            "spec.volumeName",
+            "spec.volumeMode",
+            "spec.dataSource",
+            "spec.dataSourceRef",
+        ],
+        "service" => &[
+            "spec.clusterIP",
+            "spec.clusterIPs",
+            "spec.loadBalancerClass",
+        ],
+        "config_map" => {
+            return ["immutable", "data", "binaryData"]
+                .into_iter()
+                .map(|path| ReplaceOn::once("immutable", path))
+                .collect()
+        }
+        _ => &[],
+    };
+    paths.iter().map(|path| ReplaceOn::path(path)).collect()
 }
 
 /// Deserialises into `T` and back; reports type errors and fields the type does not have.

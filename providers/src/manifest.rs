@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::api_rules;
 use crate::attrs::invalid;
-use crate::kinds::{Kind, KINDS};
+use crate::kinds::{self, Kind, KINDS};
 
 /// Store settings for ExternalSecrets that do not name their own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +82,7 @@ pub fn kind_schemas(computed: &[AttrSchema]) -> Vec<ResourceSchema> {
                 rtype: format!("k8s.{}", kind.name),
                 attributes,
                 open: true,
+                replace_on: kinds::replace_on(kind),
                 doc: kind.doc,
             }
         })

@@ -83,6 +83,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
                     .doc("NS records created with the zone"),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "a DNS zone on PowerDNS",
         },
         ResourceSchema {
@@ -105,6 +106,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
                     .doc("addresses, a target name, or texts"),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "a record set (all records of one name and type)",
         },
     ]

@@ -183,6 +183,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
             AttrSchema::new("content", AttrType::String).required(),
         ],
         open: false,
+        replace_on: Vec::new(),
         doc: "a plain text file, such as a rendered odoo.conf",
     });
     schemas

@@ -38,6 +38,7 @@ impl ResourceType for Database {
                 attr("connection_limit", AttrType::Int).doc("default -1: no limit"),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "a PostgreSQL database with its parameter baseline",
         }
     }

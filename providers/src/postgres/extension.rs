@@ -35,6 +35,7 @@ impl ResourceType for Extension {
                 ),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "an extension created in one database",
         }
     }

@@ -53,6 +53,7 @@ impl ResourceType for Grant {
                 attr("privileges", AttrType::List).required().doc("such as [\"CONNECT\"] or [\"SELECT\"]"),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "privileges of a role on a database, a schema, or all tables or sequences of a schema",
         }
     }

@@ -56,6 +56,7 @@ impl ResourceType for Role {
                     .doc("SHA-256 of the stored verifier, to spot hand changes"),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "a PostgreSQL role (NOSUPERUSER NOCREATEDB NOCREATEROLE unless asked)",
         }
     }

@@ -29,6 +29,7 @@ impl ResourceType for Schema {
                 attr("owner", AttrType::String),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "a schema in one database",
         }
     }

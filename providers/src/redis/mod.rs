@@ -334,6 +334,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
                 .doc("the command rules as the server reported them after apply"),
         ],
         open: false,
+        replace_on: Vec::new(),
         doc: "a Redis ACL user",
     }]
 }

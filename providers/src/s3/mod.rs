@@ -177,6 +177,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
                     .doc("bucket tags (not implemented by Garage)"),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "an S3 bucket; destroying it never deletes objects, so a non-empty bucket is an error",
         },
         ResourceSchema {
@@ -191,6 +192,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
                     .doc("the policy document as a record: { Version = \"2012-10-17\", Statement = [...] }"),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "a bucket's access policy (not implemented by Garage)",
         },
         ResourceSchema {
@@ -214,6 +216,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
                     .doc("the ETag the server gave the object"),
             ],
             open: false,
+            replace_on: Vec::new(),
             doc: "a small text object, such as a marker",
         },
     ]

@@ -1139,3 +1139,6 @@ resource k8s.manifest template for each ["t1", "t2", "t3", "t4", "t5", "t6", "t7
         "one GET per object when listing is refused"
     );
 }
+
+#[path = "releases.rs"]
+mod releases;
