@@ -3,7 +3,7 @@
 //!
 //! Ported from upstream: the name and value rules of `k8s.io/apimachinery/pkg/util/validation`
 //! (`IsDNS1123Label`, `IsDNS1123Subdomain`, `IsDNS1035Label`, `IsQualifiedName`,
-//! `IsValidLabelValue`, `IsValidPortName`, `IsValidPortNum`, `IsEnvVarName`, `IsConfigMapKey`),
+//! `IsValidLabelValue`, `IsValidPortName`, `IsValidPortNum`, `IsRelaxedEnvVarName`, `IsConfigMapKey`),
 //! `resource.ParseQuantity`, and which rule applies to which field in
 //! `k8s.io/kubernetes/pkg/apis/{core,apps,batch,networking}/validation` (Service and Namespace
 //! names are labels, most other names subdomains, CronJob names at most 52 characters, …).
@@ -737,18 +737,22 @@ pub fn port_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// `IsEnvVarName`: letters, digits, `_`, `-` and `.`, not starting with a digit.
+/// `IsRelaxedEnvVarName`, which the API server applies since Kubernetes 1.34 (the
+/// `RelaxedEnvironmentVariableValidation` gate, on by default): printable ASCII, space
+/// included, except `=`. (The older `IsEnvVarName` refused names such as `1PGHOST` that the
+/// server now accepts; the live corpus test caught the difference.)
 pub fn env_var_name(name: &str) -> Result<(), String> {
-    let bytes = name.as_bytes();
-    let ok = !bytes.is_empty()
-        && !bytes[0].is_ascii_digit()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'=');
     if ok {
         Ok(())
     } else {
-        Err(format!("{} is not an environment variable name: letters, digits, `_`, `-` and `.`, not starting with a digit", shown(name)))
+        Err(format!(
+            "{} is not an environment variable name: printable ASCII characters except `=`",
+            shown(name)
+        ))
     }
 }
 

@@ -135,14 +135,15 @@ fn name_rules_accept_and_refuse_like_the_api_server() {
         (
             "environment variable name",
             env_var_name,
-            vec!["PGHOST".into(), "a.b-c_d".into(), "_X".into(), ".x".into()],
             vec![
-                "".into(),
+                "PGHOST".into(),
+                "a.b-c_d".into(),
+                "_X".into(),
+                ".x".into(),
                 "1A".into(),
                 "A B".into(),
-                "A=B".into(),
-                "A\n".into(),
             ],
+            vec!["".into(), "A=B".into(), "A\n".into(), "Ä".into()],
         ),
         (
             "ConfigMap key",
@@ -323,7 +324,7 @@ fn pod_templates_are_checked() {
                         {
                             "name": "Odoo_Web",
                             "ports": [{"name": "odoo-websocket-port", "containerPort": 70000}, {"name": "http", "containerPort": 8069, "hostPort": 0}],
-                            "env": [{"name": "PGHOST"}, {"name": "1BAD"}],
+                            "env": [{"name": "PGHOST"}, {"name": "BAD=NAME"}],
                             "volumeMounts": [{"name": "config"}, {"name": "missing"}],
                             "readinessProbe": {"httpGet": {"port": "HTTP"}},
                             "resources": {"requests": {"cpu": "2", "memory": "lots"}, "limits": {"cpu": "1"}}

@@ -174,7 +174,7 @@ pub fn defects() -> Vec<Defect> {
         d(
             "deployment",
             "/spec/template/spec/containers/0/env/0/name",
-            json!("1PGHOST"),
+            json!("PG=HOST"),
             "E0710",
             "spec.template.spec.containers[0].env[0].name",
         ),

@@ -1142,3 +1142,6 @@ resource k8s.manifest template for each ["t1", "t2", "t3", "t4", "t5", "t6", "t7
 
 #[path = "releases.rs"]
 mod releases;
+
+#[path = "rules.rs"]
+mod rules;
