@@ -15,7 +15,15 @@
 #   kubernetes.sh stop DIR    stops those processes (and nothing else)
 #
 # DIR/kubernetes.env: KUBECONFIG and OBP_TEST_KUBECONFIG, both DIR/kubernetes/kubeconfig (the
-# server, its CA, the admin token); the tests read OBP_TEST_KUBECONFIG.
+# server, its CA, the admin token); the tests read OBP_TEST_KUBECONFIG. OBP_TEST_KUBE_AUDIT_LOG:
+# the API server's audit log (JSON lines, one event per request at ResponseComplete, written in
+# blocking mode, at worst a moment after the client has its response), which the tests read to
+# see the exact requests obp sent. The kubeconfig's current context is the
+# admin `obp-admin`, which obp uses and which is audited at level Request (request bodies, no
+# responses; Secrets at Metadata); its `obp-tests` context is another admin for the tests' own
+# setup and checks, not audited, and neither are the controller-manager (a user of its own), the
+# API server itself, leases, events and non-resource URLs (health, discovery, metrics), which
+# keeps the log small.
 #
 # The binaries are built once per machine into
 #   ${OBP_CACHE_DIR:-$HOME/.cache/obp}/kubernetes/<release>-<hash of the modules' go.mod/go.sum>/
@@ -127,9 +135,79 @@ make_pki() {
     openssl genrsa -out sa.key 2048 > /dev/null 2>&1
     openssl rsa -in sa.key -pubout -out sa.pub > /dev/null 2>&1
     rm -f ca.key ca.srl server.csr server.ext
-    # token,user,uid,"group": the admin of the tests.
-    printf '%s,obp-admin,obp-admin,"system:masters"\n' "$(openssl rand -hex 24)" > tokens.csv
+    # token,user,uid,"group": the admin obp uses, the tests' own admin, the controller-manager;
+    # three users so that the audit policy can tell them apart.
+    local user
+    for user in obp-admin obp-tests system:kube-controller-manager; do
+      printf '%s,%s,%s,"system:masters"\n' "$(openssl rand -hex 24)" "$user" "$user"
+    done > tokens.csv
   ) || fail "could not create the certificates (openssl)"
+}
+
+# The token of USER in the token file.
+token_of() {
+  awk -F, -v user="$1" '$2 == user { print $1 }' "$root/pki/tokens.csv"
+}
+
+# Writes the audit policy: see the header for who and what is left out. Rules apply in order,
+# the first that matches decides.
+write_audit_policy() {
+  cat > "$1" << 'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    users: [system:apiserver, system:kube-controller-manager, obp-tests]
+  - level: None
+    resources:
+      - group: coordination.k8s.io
+        resources: [leases]
+      - group: ""
+        resources: [events]
+      - group: events.k8s.io
+        resources: [events]
+  - level: None
+    nonResourceURLs: ["*"]
+  # A Secret's data would be in the request body.
+  - level: Metadata
+    resources:
+      - group: ""
+        resources: [secrets]
+  - level: Request
+EOF
+}
+
+# Writes a kubeconfig for the server on PORT: one context per "NAME=USER" argument, the first
+# one current.
+write_kubeconfig() {
+  local file=$1 port=$2
+  shift 2
+  local pair context user
+  (
+    umask 077
+    cat << EOF
+apiVersion: v1
+kind: Config
+clusters:
+  - name: obp-test
+    cluster:
+      server: https://127.0.0.1:$port
+      certificate-authority-data: $(base64 -w0 < "$root/pki/ca.crt")
+users:
+EOF
+    for pair in "$@"; do
+      user=${pair#*=}
+      printf '  - name: %s\n    user:\n      token: %s\n' "$user" "$(token_of "$user")"
+    done
+    echo "contexts:"
+    for pair in "$@"; do
+      context=${pair%%=*}
+      user=${pair#*=}
+      printf '  - name: %s\n    context:\n      cluster: obp-test\n      user: %s\n      namespace: default\n' "$context" "$user"
+    done
+    echo "current-context: ${1%%=*}"
+  ) > "$file"
 }
 
 # Starts a program in the background with its output in LOG and its pid in PIDFILE.
@@ -174,9 +252,8 @@ start() {
   rm -rf "$root"
   mkdir -p "$root/etcd"
   make_pki
-  local pki="$root/pki" token
-  token=$(cut -d, -f1 "$pki/tokens.csv")
-  printf 'Authorization: Bearer %s\n' "$token" > "$pki/auth-header"
+  local pki="$root/pki"
+  printf 'Authorization: Bearer %s\n' "$(token_of obp-tests)" > "$pki/auth-header"
   chmod 600 "$pki/auth-header"
 
   local etcd_port peer_port port
@@ -200,6 +277,10 @@ start() {
     sleep 0.2
   done
 
+  local audit_log="$root/audit/audit.log"
+  mkdir -p "$root/audit"
+  write_audit_policy "$root/audit-policy.yaml"
+
   # No kubelet and no token controllers: the ServiceAccount admission plugin would wait for
   # tokens that never come, so it is off (as in controller-runtime's envtest). The
   # `kubernetes` Service's endpoints cannot be a loopback address: no endpoint reconciler.
@@ -212,7 +293,9 @@ start() {
     --service-account-issuer "https://127.0.0.1:$port" \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --disable-admission-plugins ServiceAccount --endpoint-reconciler-type none \
-    --allow-privileged=true --profiling=false
+    --allow-privileged=true --profiling=false \
+    --audit-policy-file "$root/audit-policy.yaml" --audit-log-path "$audit_log" \
+    --audit-log-format json --audit-log-mode blocking
   local api=(--cacert "$pki/ca.crt" -H "@$pki/auth-header")
   wait_ok kube-apiserver 180 "$root/kube-apiserver.pid" "$root/kube-apiserver.log" "https://127.0.0.1:$port/readyz" "${api[@]}"
 
@@ -235,30 +318,9 @@ start() {
     done
   done
 
-  local kubeconfig="$root/kubeconfig"
-  (
-    umask 077
-    cat > "$kubeconfig" << EOF
-apiVersion: v1
-kind: Config
-clusters:
-  - name: obp-test
-    cluster:
-      server: https://127.0.0.1:$port
-      certificate-authority-data: $(base64 -w0 < "$pki/ca.crt")
-users:
-  - name: obp-admin
-    user:
-      token: $token
-contexts:
-  - name: obp-test
-    context:
-      cluster: obp-test
-      user: obp-admin
-      namespace: default
-current-context: obp-test
-EOF
-  )
+  local kubeconfig="$root/kubeconfig" kcm_kubeconfig="$root/kcm.kubeconfig"
+  write_kubeconfig "$kubeconfig" "$port" obp-test=obp-admin obp-tests=obp-tests
+  write_kubeconfig "$kcm_kubeconfig" "$port" kcm=system:kube-controller-manager
 
   # Only the controllers a cluster needs for deletes to finish: the garbage collector
   # (foreground deletion, owner references), namespace teardown, and the claim and volume
@@ -268,7 +330,7 @@ EOF
   local kcm_port
   kcm_port=$(free_port)
   spawn "$root/kube-controller-manager.pid" "$root/kube-controller-manager.log" "$cache/kube-controller-manager" \
-    --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
+    --kubeconfig "$kcm_kubeconfig" --authentication-kubeconfig "$kcm_kubeconfig" --authorization-kubeconfig "$kcm_kubeconfig" \
     --controllers garbage-collector-controller,namespace-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller \
     --authentication-skip-lookup \
     --bind-address 127.0.0.1 --secure-port "$kcm_port" --cert-dir "$root/kcm" \
@@ -278,7 +340,7 @@ EOF
 
   # The tests read OBP_TEST_KUBECONFIG only, so that a developer's own KUBECONFIG is never
   # what they write to; KUBECONFIG is for kubectl and the like after loading the file.
-  printf 'KUBECONFIG=%s\nOBP_TEST_KUBECONFIG=%s\n' "$kubeconfig" "$kubeconfig" > "$dir/kubernetes.env"
+  printf 'KUBECONFIG=%s\nOBP_TEST_KUBECONFIG=%s\nOBP_TEST_KUBE_AUDIT_LOG=%s\n' "$kubeconfig" "$kubeconfig" "$audit_log" > "$dir/kubernetes.env"
   echo "kubernetes: kube-apiserver $k8s_version on https://127.0.0.1:$port (with deletion controllers), etcd $etcd_version on 127.0.0.1:$etcd_port (files in $root; up in $((SECONDS - begin)) s)"
 }
 

@@ -3,7 +3,9 @@
 //! collector, namespace, claim protection), no kubelet and no workload controllers, so where
 //! those would report status (a Deployment's replicas, a Job's outcome, a claim's binding) the test
 //! writes `/status` through the API as they would. Each test works in a namespace of its own,
-//! and every check on the cluster side reads the server directly, not through the provider.
+//! and every check on the cluster side reads the server directly, not through the provider:
+//! objects as the tests' own admin (the kubeconfig's `obp-tests` context), and the requests obp
+//! made (as the current context's user) from the server's audit log ([`Cluster::requests`]).
 //! One test applies every example's rendered tree with strict field validation, which
 //! checks the renders against the real schemas and the CRDs of `tests/support/crds/`.
 
@@ -12,9 +14,10 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, Scope};
 use kube::{Client, Config};
-use obp_engine::plan::{Action, PlanOptions};
+use obp_engine::plan::{plan, Action, PlanOptions};
 use obp_engine::provider::ResourceRef;
-use obp_engine::state::{Backend, JournalEntry, ResourceState};
+use obp_engine::state::{Backend, JournalEntry, ResourceState, State};
+use obp_providers::kinds::KINDS;
 use serde_json::{json, Value as Json};
 
 use super::{actions, failures, owned_by, provider, Stack};
@@ -29,6 +32,32 @@ fn kubeconfig_path() -> String {
     })
 }
 
+/// The test server's audit log; never skips.
+fn audit_log_path() -> String {
+    std::env::var("OBP_TEST_KUBE_AUDIT_LOG").unwrap_or_else(|_| {
+        panic!(
+            "OBP_TEST_KUBE_AUDIT_LOG is not set: start the test server with `bash scripts/servers/kubernetes.sh start DIR` \
+             and load DIR/kubernetes.env (`set -a; . DIR/kubernetes.env; set +a`); `bash scripts/test` does both"
+        )
+    })
+}
+
+/// The kubeconfig's context for the tests' own requests, which the audit log leaves out.
+const TESTS_CONTEXT: &str = "obp-tests";
+
+/// A client of the test server as the user of `context` (default: the current context, obp's).
+async fn client(context: Option<&str>) -> Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig_path()).unwrap();
+    let options = KubeConfigOptions {
+        context: context.map(str::to_owned),
+        ..KubeConfigOptions::default()
+    };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .unwrap_or_else(|e| panic!("the test server's kubeconfig, context {context:?}: {e}"));
+    Client::try_from(config).unwrap()
+}
+
 /// A namespace name no other test (or earlier run against the same server) uses.
 fn unique_namespace(prefix: &str) -> String {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -40,23 +69,84 @@ fn unique_namespace(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{:x}", std::process::id(), nanos % 0xfffff)
 }
 
-/// The test's side of the server: an admin client and the test's namespace.
+/// The test's side of the server: its own admin client (not audited), a client as obp's user
+/// (for [`Cluster::requests`]' barrier only), and the test's namespace.
 struct Cluster {
     client: Client,
+    as_obp: Client,
     namespace: String,
 }
 
+/// The name prefix of [`Cluster::requests`]' barrier objects (never created).
+const BARRIER: &str = "obp-audit-barrier";
+
 impl Cluster {
     async fn connect(namespace: String) -> Cluster {
-        let path = kubeconfig_path();
-        let kubeconfig = Kubeconfig::read_from(&path).unwrap();
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .unwrap();
         Cluster {
-            client: Client::try_from(config).unwrap(),
+            client: client(Some(TESTS_CONTEXT)).await,
+            as_obp: client(None).await,
             namespace,
         }
+    }
+
+    /// The requests obp's user made so far about the test's namespace (objects in it and the
+    /// Namespace itself), from the server's audit log: one event per request (stage
+    /// ResponseComplete, level Request: `verb`, `requestURI`, `objectRef`, `requestObject`,
+    /// `responseStatus`), in the order the server received them. A request's event can land a
+    /// moment after its response, so this first reads an object that does not exist as obp's
+    /// user and waits (10 s at most) until that barrier is in the log: every request that had
+    /// completed before it is in the log too.
+    async fn requests(&self) -> Vec<Json> {
+        static BARRIERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let barrier = format!(
+            "{BARRIER}-{}",
+            BARRIERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(self.as_obp.clone(), &self.namespace);
+        assert!(config_maps.get_opt(&barrier).await.unwrap().is_none());
+        let path = audit_log_path();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("reading the audit log {path}: {e}"));
+            // The last line may be half written: it is skipped until complete.
+            let mut events: Vec<Json> = text
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Json>(line).ok())
+                .filter(|e| e["stage"] == "ResponseComplete" && self.concerns(e))
+                .collect();
+            if events
+                .iter()
+                .any(|e| e["objectRef"]["name"] == barrier.as_str())
+            {
+                events.retain(|e| {
+                    !e["objectRef"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with(BARRIER))
+                });
+                // RFC 3339 with microseconds, in UTC: the text sorts as the time.
+                events.sort_by(|a, b| {
+                    a["requestReceivedTimestamp"]
+                        .as_str()
+                        .cmp(&b["requestReceivedTimestamp"].as_str())
+                });
+                return events;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the audit log {path} has no event for {barrier} after 10 s: start the server with \
+                 `scripts/servers/kubernetes.sh`, which writes its audit policy"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Whether an audit event is about the test's namespace or an object in it.
+    fn concerns(&self, event: &Json) -> bool {
+        let object = &event["objectRef"];
+        object["namespace"] == self.namespace.as_str()
+            || (object["resource"] == "namespaces" && object["name"] == self.namespace.as_str())
     }
 
     /// The API of `apiVersion`/`kind`, in the test's namespace when the kind is namespaced.
@@ -177,6 +267,7 @@ impl Cluster {
     fn controllers(&self) -> Controllers {
         let cluster = Cluster {
             client: self.client.clone(),
+            as_obp: self.as_obp.clone(),
             namespace: self.namespace.clone(),
         };
         Controllers(tokio::spawn(async move {
@@ -227,6 +318,49 @@ impl Drop for Controllers {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// The requests of `events` ([`Cluster::requests`]) that write: all but reads and watches.
+fn writes(events: &[Json]) -> Vec<&Json> {
+    events
+        .iter()
+        .filter(|e| !matches!(e["verb"].as_str(), Some("get" | "list" | "watch")))
+        .collect()
+}
+
+/// One line per audit event, for assertion messages: verb, URI, response code.
+fn describe(events: &[&Json]) -> String {
+    events
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} -> {}",
+                e["verb"].as_str().unwrap_or("?"),
+                e["requestURI"].as_str().unwrap_or("?"),
+                e["responseStatus"]["code"]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts that `write` is a server-side apply (a PATCH; `managedFields` shows `Apply`) as
+/// field manager `obp`, forced exactly when `force` is, and answered with `code`.
+fn assert_obp_apply(write: &Json, force: bool, code: u16) {
+    let uri = write["requestURI"].as_str().unwrap();
+    let query: Vec<&str> = uri
+        .split_once('?')
+        .map_or("", |(_, q)| q)
+        .split('&')
+        .collect();
+    assert_eq!(write["verb"], "patch", "{uri}");
+    assert!(query.contains(&"fieldManager=obp"), "{uri}");
+    assert_eq!(query.contains(&"force=true"), force, "{uri}");
+    assert!(
+        force || !query.iter().any(|q| q.starts_with("force")),
+        "{uri}"
+    );
+    assert_eq!(write["responseStatus"]["code"], code, "{uri}");
 }
 
 /// A stack whose kubeconfig points at the test server, with its own namespace.
@@ -309,6 +443,63 @@ async fn live_apply_creates_objects_and_a_second_plan_is_empty() {
     let first = fx.converge().await;
     assert_eq!(first.count(Action::Create), 7);
 
+    // Every write was one server-side apply as `obp`, without force: a PATCH per object in the
+    // server's audit log (201: it created the object), and `Apply` as obp's only operation on
+    // each object.
+    let requests = fx.cluster.requests().await;
+    let writes = writes(&requests);
+    assert_eq!(writes.len(), 7, "{}", describe(&writes));
+    for write in &writes {
+        assert_obp_apply(write, false, 201);
+    }
+    let mut written: Vec<_> = writes
+        .iter()
+        .map(|w| w["objectRef"]["resource"].as_str().unwrap())
+        .collect();
+    written.sort_unstable();
+    assert_eq!(
+        written,
+        [
+            "certificates",
+            "configmaps",
+            "deployments",
+            "externalsecrets",
+            "middlewares",
+            "namespaces",
+            "persistentvolumeclaims"
+        ]
+    );
+    // (Not the Namespace: obp sets only its name, so it owns no field there, and the server
+    // keeps no empty managedFields entry.)
+    for (api_version, kind, name) in [
+        ("v1", "ConfigMap", "odoo-conf"),
+        ("apps/v1", "Deployment", "web"),
+        ("external-secrets.io/v1beta1", "ExternalSecret", "db"),
+        ("traefik.io/v1alpha1", "Middleware", "headers"),
+        ("v1", "PersistentVolumeClaim", "files"),
+        ("cert-manager.io/v1", "Certificate", "web-tls"),
+    ] {
+        let object = fx
+            .cluster
+            .get(api_version, kind, name)
+            .await
+            .unwrap_or_else(|| panic!("{kind} {name} was not created"));
+        assert_eq!(
+            owned_by(&object, "obp")
+                .iter()
+                .map(|(op, _)| op.as_str())
+                .collect::<Vec<_>>(),
+            ["Apply"],
+            "obp applies {kind} {name} as one field manager: {object}"
+        );
+    }
+    let conf = fx
+        .cluster
+        .get("v1", "ConfigMap", "odoo-conf")
+        .await
+        .unwrap();
+    assert_eq!(conf["data"]["odoo.conf"], "[options]\nproxy_mode = True\n");
+
     let web = fx
         .cluster
         .get("apps/v1", "Deployment", "web")
@@ -343,10 +534,19 @@ async fn live_apply_creates_objects_and_a_second_plan_is_empty() {
         .await
         .unwrap();
     assert_eq!(headers["spec"]["headers"]["stsSeconds"], 31536000);
+    // Outputs come from the server.
+    let ns = fx.cluster.namespace.as_str();
     let state = fx.state().await;
+    let recorded = &state.resources["k8s.deployment.web"].outputs;
+    assert_eq!(recorded["uid"], web["metadata"]["uid"]);
+    assert_eq!(recorded["namespace"], ns);
     assert_eq!(
-        state.resources["k8s.deployment.web"].outputs["uid"],
-        web["metadata"]["uid"]
+        recorded["resource_version"],
+        web["metadata"]["resourceVersion"]
+    );
+    assert_eq!(
+        state.resources["k8s.namespace.ns"].outputs["namespace"],
+        Json::Null
     );
     assert_eq!(state.outputs["web_uid"], web["metadata"]["uid"]);
 
@@ -364,6 +564,7 @@ async fn live_a_changed_field_updates_through_server_side_apply() {
     let fx = Fixture::new("update", TENANT).await;
     let _controllers = fx.cluster.controllers();
     fx.converge().await;
+    let before = fx.cluster.requests().await.len();
     fx.write(
         "",
         &TENANT
@@ -388,6 +589,21 @@ async fn live_a_changed_field_updates_through_server_side_apply() {
         web["metadata"]["labels"],
         json!({"app": "web"}),
         "a field obp stops applying is removed by server-side apply"
+    );
+    // The update was exactly one server-side apply, to the Deployment's own path.
+    let requests = fx.cluster.requests().await;
+    let writes = writes(&requests[before..]);
+    assert_eq!(writes.len(), 1, "{}", describe(&writes));
+    assert_obp_apply(writes[0], false, 200);
+    assert_eq!(
+        writes[0]["requestURI"].as_str().unwrap().split('?').next(),
+        Some(
+            format!(
+                "/apis/apps/v1/namespaces/{}/deployments/web",
+                fx.cluster.namespace
+            )
+            .as_str()
+        )
     );
     assert!(!fx.plan().await.has_changes());
 }
@@ -428,6 +644,11 @@ async fn live_a_conflicting_field_manager_is_reported_and_force_takes_over() {
         json!({"mode": "theirs"}),
         "nothing was written"
     );
+    // One apply without force, refused with 409 Conflict.
+    let requests = fx.cluster.requests().await;
+    let refused = writes(&requests);
+    assert_eq!(refused.len(), 1, "{}", describe(&refused));
+    assert_obp_apply(refused[0], false, 409);
 
     fx.write(", force_conflicts = true", SHARED_CONFIG);
     fx.converge().await;
@@ -437,6 +658,11 @@ async fn live_a_conflicting_field_manager_is_reported_and_force_takes_over() {
         owned_by(&live, "helm").is_empty(),
         "helm lost the field: {live}"
     );
+    // `force_conflicts = true` is one apply with `force=true`.
+    let requests = fx.cluster.requests().await;
+    let forced = writes(&requests);
+    assert_eq!(forced.len(), 2, "{}", describe(&forced));
+    assert_obp_apply(forced[1], true, 200);
 }
 
 const JOBS: &str = r#"
@@ -531,10 +757,32 @@ async fn live_destroy_with_background_propagation_deletes_and_waits_until_gone()
         })
         .await;
     assert_eq!(destroy.count(Action::Delete), 2);
+    let before = fx.cluster.requests().await.len();
     let report = fx.apply(&destroy).await;
     assert!(report.ok(), "{:?}", failures(&report));
     assert!(fx.cluster.get("v1", "ConfigMap", "other").await.is_none());
     assert!(fx.state().await.resources.is_empty());
+    // Both deletes were sent with the configured policy; the one deleted by hand found nothing.
+    let requests = fx.cluster.requests().await;
+    let deletes = writes(&requests[before..]);
+    let mut sent: Vec<_> = deletes
+        .iter()
+        .map(|d| {
+            assert_eq!(d["verb"], "delete");
+            assert_eq!(d["requestObject"]["propagationPolicy"], "Background");
+            (
+                d["objectRef"]["name"].as_str().unwrap(),
+                d["responseStatus"]["code"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    sent.sort_unstable();
+    assert_eq!(
+        sent,
+        [("other", 200), ("shared", 404)],
+        "{}",
+        describe(&deletes)
+    );
 }
 
 #[tokio::test]
@@ -895,6 +1143,7 @@ async fn live_destroy_deletes_a_namespace_with_everything_in_it() {
         })
         .await;
     assert_eq!(destroy.count(Action::Delete), 7);
+    let before = fx.cluster.requests().await.len();
     let report = fx.apply(&destroy).await;
     assert!(report.ok(), "{:?}", failures(&report));
     // The namespace controller emptied and removed the namespace before obp saw it gone.
@@ -904,6 +1153,143 @@ async fn live_destroy_deletes_a_namespace_with_everything_in_it() {
         .await
         .is_none());
     assert!(fx.state().await.resources.is_empty());
+
+    // One delete per object, each of an object that was there, with the Foreground policy;
+    // dependents before what they reference, everything before its namespace.
+    let requests = fx.cluster.requests().await;
+    let deletes = writes(&requests[before..]);
+    assert_eq!(deletes.len(), 7, "{}", describe(&deletes));
+    for delete in &deletes {
+        assert_eq!(delete["verb"], "delete", "{}", describe(&deletes));
+        assert!(
+            matches!(delete["responseStatus"]["code"].as_u64(), Some(200 | 202)),
+            "{}",
+            describe(&deletes)
+        );
+        assert_eq!(
+            delete["requestObject"]["propagationPolicy"],
+            "Foreground",
+            "{}",
+            describe(&deletes)
+        );
+    }
+    let position = |resource: &str| {
+        deletes
+            .iter()
+            .position(|d| d["objectRef"]["resource"] == resource)
+            .unwrap_or_else(|| panic!("no delete of {resource}:\n{}", describe(&deletes)))
+    };
+    assert!(
+        position("deployments") < position("configmaps"),
+        "{}",
+        describe(&deletes)
+    );
+    for resource in [
+        "deployments",
+        "configmaps",
+        "externalsecrets",
+        "middlewares",
+        "persistentvolumeclaims",
+        "certificates",
+    ] {
+        assert!(
+            position(resource) < position("namespaces"),
+            "{resource} are deleted before their namespace:\n{}",
+            describe(&deletes)
+        );
+    }
+}
+
+#[tokio::test]
+async fn live_a_secret_outside_external_secret_data_is_refused_before_any_request() {
+    let fx = Fixture::new(
+        "secret",
+        r#"
+resource k8s.config_map leak {
+  metadata = { name = "leak", namespace = "NS" }
+  data = { password = secret("tenants/acme/db") }
+}
+"#,
+    )
+    .await;
+    let config = fx.config();
+    let providers = fx.providers(&config);
+    let Err(diagnostics) = plan(
+        &config,
+        State::default(),
+        &providers,
+        &PlanOptions {
+            refresh: true,
+            ..PlanOptions::default()
+        },
+    )
+    .await
+    else {
+        panic!("a secret in a ConfigMap must be refused");
+    };
+    assert!(
+        diagnostics[0]
+            .message
+            .contains("secret references cannot be written into a manifest"),
+        "{:?}",
+        diagnostics[0].message
+    );
+    let requests = fx.cluster.requests().await;
+    assert!(
+        requests.is_empty(),
+        "nothing reached the cluster:\n{}",
+        describe(&requests.iter().collect::<Vec<_>>())
+    );
+}
+
+/// The provider's options are checked when the stack loads, before any cluster is contacted
+/// (this one needs no server).
+#[test]
+fn provider_options_are_checked_when_the_stack_loads() {
+    let stack = Stack::new();
+    stack.edit(&format!(
+        "{}{SHARED_CONFIG}",
+        provider(", propagaton_policy = \"Orphan\"")
+    ));
+    let config = stack.config();
+    let Err(diagnostics) = obp_providers::configure(&config, stack.dir.path()) else {
+        panic!("an unknown option must be refused");
+    };
+    assert!(
+        diagnostics[0]
+            .message
+            .contains("unknown option `propagaton_policy`"),
+        "{:?}",
+        diagnostics[0].message
+    );
+}
+
+/// The test server serves every kind obp knows, at obp's API version and with the same scope.
+#[tokio::test]
+async fn live_the_server_serves_every_kind_obp_knows() {
+    let client = client(Some(TESTS_CONTEXT)).await;
+    for kind in KINDS.iter().filter(|k| k.name != "manifest") {
+        let (group, version) = kind
+            .api_version
+            .rsplit_once('/')
+            .unwrap_or(("", kind.api_version));
+        let (resource, capabilities) =
+            discovery::pinned_kind(&client, &GroupVersionKind::gvk(group, version, kind.kind))
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "the server does not serve {} {}: {e}",
+                        kind.kind, kind.api_version
+                    )
+                });
+        assert_eq!(resource.api_version, kind.api_version, "{}", kind.kind);
+        assert_eq!(
+            capabilities.scope == Scope::Namespaced,
+            kind.namespaced,
+            "{}",
+            kind.kind
+        );
+    }
 }
 
 /// The manifests of one rendered example tree (an insta snapshot of `tests/examples.rs` or
