@@ -44,7 +44,7 @@ kinds! {
     "config_map" => "v1", "ConfigMap", true, typed::<core::v1::ConfigMap>, "a ConfigMap";
     "cron_job" => "batch/v1", "CronJob", true, typed::<batch::v1::CronJob>, "a CronJob";
     "deployment" => "apps/v1", "Deployment", true, typed::<apps::v1::Deployment>, "a Deployment";
-    "external_secret" => "external-secrets.io/v1beta1", "ExternalSecret", true, metadata_only, "an ExternalSecret: `data` maps keys to secret(\"path\") references";
+    "external_secret" => "external-secrets.io/v1", "ExternalSecret", true, metadata_only, "an ExternalSecret: `data` maps keys to secret(\"path\") references (or `{ secret, property }`), `data_from` reads whole secrets, `template` shapes the Secret";
     "horizontal_pod_autoscaler" => "autoscaling/v2", "HorizontalPodAutoscaler", true, typed::<autoscaling::v2::HorizontalPodAutoscaler>, "a HorizontalPodAutoscaler";
     "ingress_route" => "traefik.io/v1alpha1", "IngressRoute", true, metadata_only, "a Traefik IngressRoute";
     "job" => "batch/v1", "Job", true, typed::<batch::v1::Job>, "a Job";

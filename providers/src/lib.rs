@@ -9,6 +9,7 @@
 pub mod api_rules;
 pub mod attrs;
 pub mod dns;
+pub mod external_secret;
 pub mod gitops;
 pub mod kinds;
 pub mod kubernetes;

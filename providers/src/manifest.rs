@@ -2,8 +2,7 @@
 //!
 //! A `k8s.*` resource's attributes are its manifest minus `apiVersion`/`kind` (which come from
 //! the resource type); `k8s.manifest` carries them as `api_version`/`kind`;
-//! `k8s.external_secret` turns `data = { KEY = secret("path") }` into an external-secrets.io
-//! ExternalSecret. Secret references anywhere else are refused: secret values never reach a
+//! `k8s.external_secret` becomes an external-secrets.io ExternalSecret (`external_secret.rs`). Secret references anywhere else are refused: secret values never reach a
 //! manifest. [`attributes`] is the inverse, used to read live objects and files back.
 
 use std::collections::BTreeMap;
@@ -13,6 +12,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::api_rules;
 use crate::attrs::invalid;
+use crate::external_secret;
 use crate::kinds::{self, Kind, KINDS};
 
 /// Store settings for ExternalSecrets that do not name their own.
@@ -114,7 +114,11 @@ pub fn manifest(
                 }
             }
         }
-        "external_secret" => return external_secret(kind, inputs, store),
+        "external_secret" => {
+            let manifest = external_secret::manifest(inputs, store)?;
+            no_secrets(&manifest["metadata"], "metadata")?;
+            return Ok(manifest);
+        }
         _ => {
             object.insert("apiVersion".into(), json!(kind.api_version));
             object.insert("kind".into(), json!(kind.kind));
@@ -125,75 +129,6 @@ pub fn manifest(
     }
     let manifest = Json::Object(object);
     no_secrets(&manifest, "")?;
-    Ok(manifest)
-}
-
-/// An ExternalSecret: each `data` entry reads one secret path from the store.
-fn external_secret(
-    kind: &Kind,
-    inputs: &BTreeMap<String, Json>,
-    store: &SecretStore,
-) -> Result<Json, ProviderError> {
-    let metadata = inputs
-        .get("metadata")
-        .cloned()
-        .ok_or_else(|| invalid("metadata", "missing `metadata`"))?;
-    let target = metadata.get("name").cloned().unwrap_or(Json::Null);
-    let Some(Json::Object(data)) = inputs.get("data") else {
-        return Err(invalid(
-            "data",
-            "`data` must map secret keys to secret(\"path\") references",
-        ));
-    };
-    let mut entries = Vec::new();
-    for (key, value) in data {
-        let path = value
-            .get("$secret")
-            .and_then(Json::as_str)
-            .filter(|_| value.as_object().is_some_and(|m| m.len() == 1))
-            .ok_or_else(|| {
-                invalid(
-                    &format!("data.{key}"),
-                    "must be a secret(\"path\") reference",
-                )
-            })?;
-        entries.push(json!({ "secretKey": key, "remoteRef": { "key": path } }));
-    }
-    for key in inputs.keys() {
-        if ![
-            "metadata",
-            "data",
-            "store",
-            "store_kind",
-            "refresh_interval",
-        ]
-        .contains(&key.as_str())
-        {
-            return Err(invalid(
-                key,
-                format!("`k8s.external_secret` has no attribute `{key}`"),
-            ));
-        }
-    }
-    let text = |name: &str, default: &str| {
-        inputs
-            .get(name)
-            .and_then(Json::as_str)
-            .unwrap_or(default)
-            .to_owned()
-    };
-    let manifest = json!({
-        "apiVersion": kind.api_version,
-        "kind": kind.kind,
-        "metadata": metadata,
-        "spec": {
-            "refreshInterval": text("refresh_interval", &store.refresh_interval),
-            "secretStoreRef": { "name": text("store", &store.name), "kind": text("store_kind", &store.kind) },
-            "target": { "name": target, "creationPolicy": "Owner" },
-            "data": entries,
-        }
-    });
-    no_secrets(&manifest["metadata"], "metadata")?;
     Ok(manifest)
 }
 
@@ -262,44 +197,7 @@ pub fn attributes(
             out.insert("kind".into(), kind_name);
             Some(out)
         }
-        "external_secret" => {
-            let spec = object.get("spec")?;
-            let mut data = Map::new();
-            for entry in spec.get("data")?.as_array()? {
-                let key = entry.get("secretKey")?.as_str()?;
-                let path = entry.get("remoteRef")?.get("key")?.as_str()?;
-                data.insert(key.to_owned(), json!({ "$secret": path }));
-            }
-            let mut out = BTreeMap::from([
-                ("metadata".to_owned(), object.get("metadata")?.clone()),
-                ("data".to_owned(), Json::Object(data)),
-            ]);
-            let optional = [
-                (
-                    "store",
-                    spec.get("secretStoreRef").and_then(|s| s.get("name")),
-                    store.name.as_str(),
-                ),
-                (
-                    "store_kind",
-                    spec.get("secretStoreRef").and_then(|s| s.get("kind")),
-                    store.kind.as_str(),
-                ),
-                (
-                    "refresh_interval",
-                    spec.get("refreshInterval"),
-                    store.refresh_interval.as_str(),
-                ),
-            ];
-            for (name, value, default) in optional {
-                let value = value?.clone();
-                // Defaults the blueprint did not write stay implicit, as they were.
-                if prior.contains_key(name) || value.as_str() != Some(default) {
-                    out.insert(name.to_owned(), value);
-                }
-            }
-            Some(out)
-        }
+        "external_secret" => external_secret::attributes(&object, prior, store),
         _ => {
             object.remove("apiVersion");
             object.remove("kind");

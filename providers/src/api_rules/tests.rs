@@ -289,7 +289,7 @@ fn names_are_checked_with_the_rule_of_their_kind() {
     );
     let custom = json!({"apiVersion": "traefik.io/v1alpha1", "kind": "Middleware", "metadata": {"name": "Odoo_Web"}});
     assert_eq!(found(custom), [(NAME, "metadata.name".into())]);
-    let external = json!({"apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret", "metadata": {"name": "db"},
+    let external = json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "db"},
         "spec": {"data": [{"secretKey": "PASSWORD"}, {"secretKey": "a/b"}]}});
     assert_eq!(found(external), [(NAME, "spec.data[1].secretKey".into())]);
     let rbac = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:odoo"}});

@@ -474,7 +474,7 @@ async fn live_apply_creates_objects_and_a_second_plan_is_empty() {
     for (api_version, kind, name) in [
         ("v1", "ConfigMap", "odoo-conf"),
         ("apps/v1", "Deployment", "web"),
-        ("external-secrets.io/v1beta1", "ExternalSecret", "db"),
+        ("external-secrets.io/v1", "ExternalSecret", "db"),
         ("traefik.io/v1alpha1", "Middleware", "headers"),
         ("v1", "PersistentVolumeClaim", "files"),
         ("cert-manager.io/v1", "Certificate", "web-tls"),
@@ -520,7 +520,7 @@ async fn live_apply_creates_objects_and_a_second_plan_is_empty() {
     );
     let secret = fx
         .cluster
-        .get("external-secrets.io/v1beta1", "ExternalSecret", "db")
+        .get("external-secrets.io/v1", "ExternalSecret", "db")
         .await
         .unwrap();
     assert_eq!(

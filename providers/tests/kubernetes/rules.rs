@@ -45,7 +45,7 @@ async fn verdict(cluster: &Cluster, mut object: Json) -> Result<(), kube::Error>
 /// Whether the server refused the object for the defect: as invalid (422), or in the two ways
 /// it refuses before validating: an invalid namespace name cannot exist (404), and a
 /// quantity it cannot parse fails the object's conversion (500, "quantities must match").
-fn refused_for_the_defect(defect: &corpus::Defect, status: &kube::core::ErrorResponse) -> bool {
+fn refused_for_the_defect(defect: &corpus::Defect, status: &kube::core::Status) -> bool {
     match status.code {
         422 => true,
         404 => defect.path == "metadata.namespace" && status.reason == "NotFound",
