@@ -14,6 +14,7 @@
 //! run, starts from clean servers; `a_failed_example_leaves_nothing_on_the_servers` checks
 //! that.
 
+mod kube;
 mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -580,6 +581,7 @@ async fn round_trip(
     }
     insta::assert_snapshot!(snapshot, tree::tree_text(&rendered));
     tree::assert_odoo_rules(&example.name, &rendered);
+    next_release_over_the_previous(example, &rendered).await;
 
     let (_, state) = example.state();
     let managed = objects(&state);
@@ -610,6 +612,102 @@ async fn round_trip(
         .filter(|p| !p.ends_with("kustomization.yaml"))
         .collect();
     assert!(left.is_empty(), "{}: destroy left {left:?}", example.name);
+}
+
+/// The rendered tree is synced to the test Kubernetes API server as Argo CD would (server-side
+/// apply, strict field validation); then the next release — new image digests and one more
+/// module to upgrade — is applied by obp and its tree synced over the first. The server must
+/// accept every object both times: a Job whose template changed in place, or any other
+/// immutable field, would be refused here as it would be in a cluster.
+async fn next_release_over_the_previous(example: &Example, rendered: &BTreeMap<String, String>) {
+    let cluster = kube::Cluster::connect().await;
+    let suffix = kube::unique_suffix();
+    let refused = cluster.sync_tree(rendered, &suffix).await;
+    assert!(
+        refused.is_empty(),
+        "{}: the API server refused the render:\n{}",
+        example.name,
+        refused.join("\n")
+    );
+
+    let stack = example.dir.path().join("stack.obp");
+    let text = std::fs::read_to_string(&stack).unwrap();
+    std::fs::write(&stack, next_release(&text)).unwrap();
+    example.run_ok(&["apply", "--auto-approve", "--parallelism", "4"]);
+    let next = tree::files(&example.dir.path().join("out"));
+    let jobs = |tree: &BTreeMap<String, String>, part: &str| -> BTreeMap<String, String> {
+        tree.iter()
+            .filter(|(path, _)| path.contains("/job-") && path.contains(part))
+            .map(|(path, text)| (path.clone(), text.clone()))
+            .collect()
+    };
+    let init = jobs(rendered, "-init.yaml");
+    assert!(!init.is_empty(), "{}: no init Job", example.name);
+    assert_eq!(
+        jobs(&next, "-init.yaml"),
+        init,
+        "{}: the install-once init Jobs must not change with a release",
+        example.name
+    );
+    let upgrades = jobs(&next, "-upgrade-");
+    assert!(
+        !upgrades.is_empty() && upgrades.keys().all(|path| !rendered.contains_key(path)),
+        "{}: the release's upgrade Jobs are new Jobs, named after it: {:?}",
+        example.name,
+        upgrades.keys()
+    );
+    let refused = cluster.sync_tree(&next, &suffix).await;
+    assert!(
+        refused.is_empty(),
+        "{}: the API server refused the next release over the previous one:\n{}",
+        example.name,
+        refused.join("\n")
+    );
+    cluster.delete_synced(&next, &suffix).await;
+}
+
+/// The stack of the next release: every Odoo image gets a new digest, and the release updates
+/// one more module (or, where the stack upgrades none, `crm`).
+fn next_release(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = match line.split_once("@sha256:") {
+            Some((image, rest)) if image.contains("odoo") && rest.len() >= 64 => {
+                let (digest, tail) = rest.split_at(64);
+                let next: String = digest
+                    .chars()
+                    .map(|c| {
+                        let n = c.to_digit(16).unwrap_or(0);
+                        std::char::from_digit((n + 1) % 16, 16).unwrap_or('0')
+                    })
+                    .collect();
+                format!("{image}@sha256:{next}{tail}")
+            }
+            _ => line.to_owned(),
+        };
+        match line.split_once("upgrade = [") {
+            Some((indent, rest)) if indent.trim().is_empty() => {
+                out.push_str(&format!("{indent}upgrade = [\"account\", {rest}\n"));
+            }
+            _ => {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
+    if !text.contains("upgrade = [") {
+        // The first Odoo stack module of the file gets an upgrade list.
+        let mut at = 0;
+        for line in out.lines() {
+            at += line.len() + 1;
+            if line.starts_with("use odoo.") && line.ends_with('{') {
+                out.insert_str(at, "  upgrade = [\"crm\"]\n");
+                return out;
+            }
+        }
+        panic!("no Odoo stack module in:\n{text}");
+    }
+    out
 }
 
 /// Asks each object's server whether it is there, as `present` says it must be.
