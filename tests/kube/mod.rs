@@ -67,6 +67,29 @@ impl Cluster {
         })
     }
 
+    /// An object as the server has it, if it exists.
+    pub async fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Json> {
+        let api = self.api(api_version, kind, namespace).await.unwrap();
+        let object = api.get_opt(name).await.unwrap()?;
+        Some(serde_json::to_value(object).unwrap())
+    }
+
+    /// The names of the objects of a kind in `namespace`.
+    pub async fn names(&self, api_version: &str, kind: &str, namespace: &str) -> Vec<String> {
+        let api = self.api(api_version, kind, Some(namespace)).await.unwrap();
+        let list = api.list(&ListParams::default()).await.unwrap();
+        list.items
+            .into_iter()
+            .filter_map(|o| o.metadata.name)
+            .collect()
+    }
+
     /// Syncs a rendered tree (files by path): every manifest server-side applied with strict
     /// field validation, Namespaces first, each namespace renamed `NAME-suffix` so trees that
     /// share names do not meet. Returns what the server refused, one line each.

@@ -10,37 +10,86 @@ use serde_json::{Map, Value as Json};
 /// obp set that are gone are left out too, so they show as removed). Lists of the same
 /// length are projected item by item, so that server defaults inside list items (such as a
 /// container's `terminationMessagePath`) are not drift; other lists are taken as they are.
-/// A `null`, empty map or empty list obp set that the server dropped counts as unchanged.
+/// A zero value obp set that the server dropped counts as unchanged: Go's `omitempty` drops
+/// `null`, `""`, `0`, `false` and empty maps and lists when the server stores the object
+/// (an env var written `value: ""` comes back without `value`).
 pub fn project(desired: &Json, live: &Json) -> Json {
+    project_under(desired, live, "")
+}
+
+/// Maps whose values are resource quantities (a container's `requests` and `limits`, a
+/// quota's `hard`, a LimitRange's `max` …): the server stores those in canonical form
+/// (`9000m` becomes `9`, `14336Mi` becomes `14Gi`), which is not drift.
+const QUANTITY_MAPS: &[&str] = &[
+    "requests",
+    "limits",
+    "hard",
+    "max",
+    "min",
+    "default",
+    "defaultRequest",
+    "maxLimitRequestRatio",
+    "overhead",
+    "capacity",
+];
+
+/// [`project`] of a value found under map key `key`.
+fn project_under(desired: &Json, live: &Json, key: &str) -> Json {
     match (desired, live) {
         (Json::Object(want), Json::Object(have)) => {
+            let quantities = QUANTITY_MAPS.contains(&key);
             let mut out = Map::new();
-            for (key, wanted) in want {
-                match have.get(key) {
+            for (name, wanted) in want {
+                match have.get(name) {
+                    Some(Json::String(value))
+                        if (quantities || name == "sizeLimit") && same_quantity(wanted, value) =>
+                    {
+                        out.insert(name.clone(), wanted.clone());
+                    }
                     Some(value) => {
-                        out.insert(key.clone(), project(wanted, value));
+                        out.insert(name.clone(), project_under(wanted, value, name));
                     }
                     None if is_empty(wanted) => {
-                        out.insert(key.clone(), wanted.clone());
+                        out.insert(name.clone(), wanted.clone());
                     }
                     None => {}
                 }
             }
             Json::Object(out)
         }
-        (Json::Array(want), Json::Array(have)) if want.len() == have.len() => {
-            Json::Array(want.iter().zip(have).map(|(w, h)| project(w, h)).collect())
-        }
+        (Json::Array(want), Json::Array(have)) if want.len() == have.len() => Json::Array(
+            want.iter()
+                .zip(have)
+                .map(|(w, h)| project_under(w, h, key))
+                .collect(),
+        ),
         (_, live) => live.clone(),
+    }
+}
+
+/// Whether the quantity obp wrote and the one the server holds are the same amount.
+fn same_quantity(wanted: &Json, live: &str) -> bool {
+    let Some(wanted) = wanted.as_str() else {
+        return false;
+    };
+    match (
+        crate::api_rules::quantity(wanted),
+        crate::api_rules::quantity(live),
+    ) {
+        // The server's canonical form is exact; the margin only absorbs f64 rounding.
+        (Ok(a), Ok(b)) => (a - b).abs() <= 1e-12 * a.abs().max(b.abs()),
+        _ => false,
     }
 }
 
 fn is_empty(value: &Json) -> bool {
     match value {
         Json::Null => true,
+        Json::String(text) => text.is_empty(),
+        Json::Number(n) => n.as_f64() == Some(0.0),
+        Json::Bool(b) => !b,
         Json::Object(map) => map.is_empty(),
         Json::Array(items) => items.is_empty(),
-        _ => false,
     }
 }
 
@@ -227,6 +276,25 @@ mod tests {
         assert_eq!(
             project(&desired, &more_items)["spec"]["template"]["spec"]["containers"],
             json!([{"name": "a"}, {"name": "b"}])
+        );
+    }
+
+    #[test]
+    fn zero_values_the_server_omits_are_not_drift() {
+        let desired = json!({"env": [{"name": "BUCKET", "value": ""}], "readOnly": false, "port": 0, "image": "x"});
+        let stored = json!({"env": [{"name": "BUCKET"}]});
+        // The zero values read back as written; `image`, which is not one, is gone.
+        let quota = json!({"spec": {"hard": {"limits.cpu": "9000m", "requests.memory": "7168Mi", "pods": "20"}}});
+        let canonical =
+            json!({"spec": {"hard": {"limits.cpu": "9", "requests.memory": "7Gi", "pods": "21"}}});
+        assert_eq!(
+            project(&quota, &canonical),
+            json!({"spec": {"hard": {"limits.cpu": "9000m", "requests.memory": "7168Mi", "pods": "21"}}}),
+            "a canonical quantity is the same amount; another amount is drift"
+        );
+        assert_eq!(
+            project(&desired, &stored),
+            json!({"env": [{"name": "BUCKET", "value": ""}], "readOnly": false, "port": 0})
         );
     }
 
