@@ -829,6 +829,17 @@ async fn dedicated() {
     zone.delete().await;
 }
 
+/// The quickstart needs no server but the API server: its render and next release synced.
+#[tokio::test]
+async fn quickstart() {
+    let _serial = SERIAL.lock().await;
+    let servers = Servers::from_env();
+    let example = Example::new("quickstart", &[], &servers);
+    example.run_ok(&["apply", "--auto-approve"]);
+    let rendered = tree::files(&example.dir.path().join("out"));
+    next_release_over_the_previous(&example, &rendered).await;
+}
+
 #[tokio::test]
 async fn saas() {
     let _serial = SERIAL.lock().await;

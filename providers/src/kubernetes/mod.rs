@@ -278,7 +278,10 @@ impl Kubernetes {
         let identity = Identity::of(manifest)?;
         let located = self.locate_served(&identity).await?;
         let what = located.describe();
-        let mut params = PatchParams::apply(&self.settings.field_manager);
+        // Strict, as kubectl: a field the server's schema does not know is an error, never
+        // silently dropped.
+        let mut params = PatchParams::apply(&self.settings.field_manager)
+            .validation(kube::api::ValidationDirective::Strict);
         if self.settings.force_conflicts {
             params = params.force();
         }

@@ -345,7 +345,8 @@ fn describe(events: &[&Json]) -> String {
 }
 
 /// Asserts that `write` is a server-side apply (a PATCH; `managedFields` shows `Apply`) as
-/// field manager `obp`, forced exactly when `force` is, and answered with `code`.
+/// field manager `obp` with strict field validation, forced exactly when `force` is, and
+/// answered with `code`.
 fn assert_obp_apply(write: &Json, force: bool, code: u16) {
     let uri = write["requestURI"].as_str().unwrap();
     let query: Vec<&str> = uri
@@ -355,6 +356,7 @@ fn assert_obp_apply(write: &Json, force: bool, code: u16) {
         .collect();
     assert_eq!(write["verb"], "patch", "{uri}");
     assert!(query.contains(&"fieldManager=obp"), "{uri}");
+    assert!(query.contains(&"fieldValidation=Strict"), "{uri}");
     assert_eq!(query.contains(&"force=true"), force, "{uri}");
     assert!(
         force || !query.iter().any(|q| q.starts_with("force")),
