@@ -138,6 +138,34 @@ async fn one_lock_per_workspace_and_the_loser_names_the_holder() {
     }
 }
 
+/// The lock is free as soon as its holder's guard is dropped (as a command ends), not once
+/// the server has noticed the closed connection: the next command must not find it held.
+/// (The CLI's runtime has threads, so the guard's drop waits for the release.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_lock_is_free_for_the_very_next_command() {
+    // Asked on a connection already open, right after the drop: no time for the server to
+    // notice a closed connection first.
+    let observer = sql().await;
+    for _ in 0..20 {
+        let ws = workspace();
+        let holder = backend(&ws);
+        let key = holder.lock_key();
+        let guard = holder.lock(LockInfo::new("apply")).await.unwrap();
+        drop(guard);
+        let held: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1",
+                &[&key],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(held, 0, "the advisory lock outlived its guard");
+        assert!(backend(&ws).lock(LockInfo::new("plan")).await.is_ok());
+    }
+}
+
 #[tokio::test]
 async fn history_accumulates_and_stale_or_foreign_writes_are_refused() {
     let ws = workspace();

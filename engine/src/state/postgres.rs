@@ -377,13 +377,14 @@ impl LockSession {
     }
 }
 
-/// Holds the advisory lock through its own connection; dropping it removes the holder row
-/// and closes the connection (which releases the advisory lock).
+/// Holds the advisory lock through its own connection; dropping it removes the holder row,
+/// releases the advisory lock and closes the connection.
 struct PostgresLock {
     info: LockInfo,
     client: Option<Arc<LockSession>>,
     delete: String,
     workspace: String,
+    key: i64,
 }
 
 impl LockGuard for PostgresLock {
@@ -400,12 +401,18 @@ impl Drop for PostgresLock {
         let delete = std::mem::take(&mut self.delete);
         let workspace = std::mem::take(&mut self.workspace);
         let id = self.info.id.clone();
+        let key = self.key;
         let release = async move {
             // Bounded: a session cut off without a reset must not hold the command up.
-            let _ = tokio::time::timeout(
-                RELEASE_TIMEOUT,
-                client.client.execute(&delete, &[&workspace, &id]),
-            )
+            let _ = tokio::time::timeout(RELEASE_TIMEOUT, async {
+                let _ = client.client.execute(&delete, &[&workspace, &id]).await;
+                // Released here, not when the server notices the closed connection: a
+                // command started right after this one must find the lock free.
+                let _ = client
+                    .client
+                    .execute("SELECT pg_advisory_unlock($1)", &[&key])
+                    .await;
+            })
             .await;
             drop(client);
         };
@@ -628,6 +635,7 @@ impl Backend for PostgresBackend {
                 self.table("locks")
             ),
             workspace: self.workspace.clone(),
+            key: self.lock_key(),
         }))
     }
 
