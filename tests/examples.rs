@@ -122,6 +122,61 @@ async fn a_release_upgrade_waits_for_a_backup_checkpoint() {
     }
 }
 
+/// Plans `example`, already rendered into `dir`, again after `edit` changed its files: what a
+/// new release of a running stack would show.
+async fn replan(
+    dir: &Path,
+    example: &str,
+    edit: impl Fn(String) -> String,
+) -> obp_engine::plan::Plan {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "obp") {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            std::fs::write(entry.path(), edit(text)).unwrap();
+        }
+    }
+    let config = tree::evaluate(dir, &[], example);
+    let providers = obp_providers::configure(&config, dir).unwrap();
+    let backend = LocalBackend::new(dir.join("obp.state.json"));
+    let state = backend.read().await.unwrap().unwrap();
+    plan(
+        &config,
+        state,
+        &providers,
+        &PlanOptions {
+            refresh: true,
+            ..PlanOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A new image digest for the quickstart's tenant shows, per Deployment, only the container
+/// images that change (`…containers[name=odoo].image`), not the containers list twice.
+#[tokio::test]
+async fn a_new_image_digest_plans_only_the_changed_images() {
+    let (dir, _config) = render("quickstart", |text| text).await;
+    let old = "17876da7997cebd7e521fd6cbf57e531d06fe93e4df7359d434130d86a0b49ca";
+    let new = "0000000000000000000000000000000000000000000000000000000000000017";
+    let made = replan(dir.path(), "quickstart", |text| text.replace(old, new)).await;
+    let text = obp_engine::render::human(&made, false);
+    assert!(
+        !text.contains("containers = ["),
+        "a whole containers list in the plan:\n{text}"
+    );
+    insta::assert_snapshot!("quickstart_new_digest_plan", text);
+    let json = obp_engine::render::json(&made);
+    let diffs: Vec<Json> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "noop")
+        .map(|c| serde_json::json!({ "address": c["address"], "diffs": c["diffs"] }))
+        .collect();
+    insta::assert_json_snapshot!("quickstart_new_digest_diffs", diffs);
+}
+
 /// Every example plans on a machine without any server: the configuration evaluates, every
 /// provider accepts its configuration, and every resource passes its provider's validation
 /// (every Kubernetes manifest is checked against its k8s-openapi type).

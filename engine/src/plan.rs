@@ -848,7 +848,8 @@ fn walk<'a>(value: &'a Json, steps: &[&str]) -> Option<&'a Json> {
     Some(current)
 }
 
-/// Leaf-level differences between two attribute maps (objects are compared key by key).
+/// Leaf-level differences between two attribute maps (objects are compared key by key,
+/// lists of records element by element where a key field identifies each element).
 pub fn diff_maps(
     before: &BTreeMap<String, Json>,
     after: &BTreeMap<String, Json>,
@@ -864,7 +865,7 @@ pub fn diff_maps(
             schema,
             prior: before,
         };
-        diff_value(key, before.get(key), after.get(key), &leaf, &mut diffs);
+        diff_value(key, key, before.get(key), after.get(key), &leaf, &mut diffs);
     }
     diffs
 }
@@ -882,10 +883,22 @@ impl Leaf<'_> {
     fn forces_replace(&self, path: &str) -> bool {
         self.forces_replace || self.schema.is_some_and(|s| s.replaces_at(path, self.prior))
     }
+
+    fn diff(&self, path: &str, before: Option<&Json>, after: Option<&Json>) -> AttrDiff {
+        AttrDiff {
+            path: path.to_owned(),
+            before: before.cloned(),
+            after: after.cloned(),
+            forces_replace: self.forces_replace(path),
+            sensitive: self.sensitive,
+        }
+    }
 }
 
+/// Differences at `path`, which is held in the object field `field` (the list keys depend on it).
 fn diff_value(
     path: &str,
+    field: &str,
     before: Option<&Json>,
     after: Option<&Json>,
     leaf: &Leaf<'_>,
@@ -902,17 +915,28 @@ fn diff_value(
         (Some(_), None) if is_record(before) => (before, Some(&empty)),
         other => other,
     };
-    if let (Some(Json::Object(b)), Some(Json::Object(a))) = (before, after) {
-        let is_marker = |m: &serde_json::Map<String, Json>| {
-            m.len() == 1 && m.keys().any(|k| k.starts_with('$'))
-        };
-        if !is_marker(b) && !is_marker(a) {
+    match (before, after) {
+        (Some(Json::Object(b)), Some(Json::Object(a))) if !is_marker(b) && !is_marker(a) => {
             let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
             for key in keys {
-                diff_value(&child_path(path, key), b.get(key), a.get(key), leaf, out);
+                diff_value(
+                    &child_path(path, key),
+                    key,
+                    b.get(key),
+                    a.get(key),
+                    leaf,
+                    out,
+                );
             }
             return;
         }
+        // Lists no key identifies fall through: diffed whole.
+        (Some(Json::Array(b)), Some(Json::Array(a)))
+            if b != a && diff_elements(path, field, b, a, leaf, out) =>
+        {
+            return;
+        }
+        _ => {}
     }
     let changed = match (before, after) {
         (Some(b), Some(a)) => b != a || resolve::is_unknown(a),
@@ -920,14 +944,100 @@ fn diff_value(
         _ => true,
     };
     if changed {
-        out.push(AttrDiff {
-            path: path.to_owned(),
-            before: before.cloned(),
-            after: after.cloned(),
-            forces_replace: leaf.forces_replace(path),
-            sensitive: leaf.sensitive,
-        });
+        out.push(leaf.diff(path, before, after));
     }
+}
+
+/// A value marker such as `{"$secret": path}` or `{"$unknown": …}`: compared whole.
+fn is_marker(map: &serde_json::Map<String, Json>) -> bool {
+    map.len() == 1 && map.keys().any(|k| k.starts_with('$'))
+}
+
+/// Diffs two lists of records element by element, matched by a key field (the first of the
+/// schema's keys for `field` that every element of both lists has, distinct): a changed
+/// element's leaves at `path[key=value].…`, an added or removed element whole at
+/// `path[key=value]`. Returns false, having pushed nothing, when no key identifies every
+/// element or the elements both lists keep changed order: the caller diffs the whole list.
+fn diff_elements(
+    path: &str,
+    field: &str,
+    before: &[Json],
+    after: &[Json],
+    leaf: &Leaf<'_>,
+    out: &mut Vec<AttrDiff>,
+) -> bool {
+    let candidates: Vec<&str> = match leaf.schema {
+        Some(schema) => schema.list_keys(field),
+        None => vec![crate::provider::DEFAULT_LIST_KEY],
+    };
+    let Some((key, b, a)) = candidates
+        .into_iter()
+        .find_map(|key| Some((key, keyed(before, key)?, keyed(after, key)?)))
+    else {
+        return false;
+    };
+    let (b_at, a_at): (HashMap<&str, &Json>, HashMap<&str, &Json>) = (
+        b.iter().map(|(id, v)| (id.as_str(), *v)).collect(),
+        a.iter().map(|(id, v)| (id.as_str(), *v)).collect(),
+    );
+    let kept = |from: &[(String, &Json)], other: &HashMap<&str, &Json>| -> Vec<String> {
+        from.iter()
+            .filter(|(id, _)| other.contains_key(id.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    if kept(&b, &a_at) != kept(&a, &b_at) {
+        return false;
+    }
+    // Before's order first, then what after adds, in its order.
+    let ids = b.iter().map(|(id, _)| id).chain(
+        a.iter()
+            .map(|(id, _)| id)
+            .filter(|id| !b_at.contains_key(id.as_str())),
+    );
+    for id in ids {
+        let element = format!("{path}[{key}={id}]");
+        match (b_at.get(id.as_str()), a_at.get(id.as_str())) {
+            (Some(old), Some(new)) => diff_value(&element, "", Some(old), Some(new), leaf, out),
+            (old, new) => out.push(leaf.diff(&element, old.copied(), new.copied())),
+        }
+    }
+    true
+}
+
+/// Each element's `key` value as path text, or `None` unless every element is a record with
+/// a distinct string or integer `key`. Values other than plain words are quoted.
+fn keyed<'a>(list: &'a [Json], key: &str) -> Option<Vec<(String, &'a Json)>> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(list.len());
+    for element in list {
+        let Json::Object(map) = element else {
+            return None;
+        };
+        if is_marker(map) {
+            return None;
+        }
+        let id = match map.get(key)? {
+            Json::String(text) => {
+                let plain = !text.is_empty()
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-./:".contains(c));
+                if plain {
+                    text.clone()
+                } else {
+                    serde_json::to_string(text).unwrap_or_default()
+                }
+            }
+            Json::Number(number) if number.is_i64() || number.is_u64() => number.to_string(),
+            _ => return None,
+        };
+        if !seen.insert(id.clone()) {
+            return None;
+        }
+        out.push((id, element));
+    }
+    Some(out)
 }
 
 fn plan_outputs(

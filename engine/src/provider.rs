@@ -80,6 +80,9 @@ pub struct ResourceSchema {
     /// Paths inside attributes that cannot change in place (a Job's `spec.template`): what
     /// [`AttrSchema::force_new`] is for a whole attribute, for one field of an open one.
     pub replace_on: Vec<ReplaceOn>,
+    /// Lists of records whose elements plan diffs match by a key other than `name` (a
+    /// container's `ports` by `containerPort`, as Kubernetes' strategic merge keys do).
+    pub list_keys: Vec<ListKey>,
     pub doc: &'static str,
 }
 
@@ -92,6 +95,35 @@ impl ResourceSchema {
     /// the attributes it had before.
     pub fn replaces_at(&self, path: &str, before: &BTreeMap<String, Json>) -> bool {
         self.replace_on.iter().any(|rule| rule.covers(path, before))
+    }
+
+    /// The fields that may identify the elements of a list held in the field `list`, in the
+    /// order plan diffs try them: the schema's own keys for that field, then `name`.
+    pub fn list_keys(&self, list: &str) -> Vec<&'static str> {
+        self.list_keys
+            .iter()
+            .filter(|rule| rule.list == list)
+            .map(|rule| rule.key)
+            .chain(std::iter::once(DEFAULT_LIST_KEY))
+            .collect()
+    }
+}
+
+/// The field that identifies the elements of any list of records, unless a schema says
+/// otherwise (see [`ListKey`]).
+pub const DEFAULT_LIST_KEY: &str = "name";
+
+/// The elements of a list held in a field named `list` (wherever it occurs in an attribute)
+/// are matched by their `key` field in plan diffs, when every element has a distinct one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListKey {
+    pub list: &'static str,
+    pub key: &'static str,
+}
+
+impl ListKey {
+    pub const fn new(list: &'static str, key: &'static str) -> ListKey {
+        ListKey { list, key }
     }
 }
 

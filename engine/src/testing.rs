@@ -11,7 +11,8 @@ use serde_json::Value as Json;
 
 use crate::errors::StateError;
 use crate::provider::{
-    AttrSchema, AttrType, Provider, ProviderError, Recorded, ReplaceOn, ResourceRef, ResourceSchema,
+    AttrSchema, AttrType, ListKey, Provider, ProviderError, Recorded, ReplaceOn, ResourceRef,
+    ResourceSchema,
 };
 use crate::state::{Backend, JournalEntry, LockGuard, LockInfo, State};
 
@@ -183,7 +184,7 @@ fn id_of(recorded: &Recorded) -> String {
 }
 
 /// Schemas: `mem.thing` (open; `name`, anything under `spec.template`, and `data` once
-/// `frozen` was true force replacement) and `mem.strict` (closed).
+/// `frozen` was true force replacement; lists named `ports` are keyed by `port`) and `mem.strict` (closed).
 pub fn schemas() -> Vec<ResourceSchema> {
     vec![
         ResourceSchema {
@@ -198,6 +199,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
                 ReplaceOn::path("spec.template"),
                 ReplaceOn::once("frozen", "data"),
             ],
+            list_keys: vec![ListKey::new("ports", "port")],
             doc: "a thing in memory",
         },
         ResourceSchema {
@@ -208,6 +210,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "a closed schema",
         },
     ]

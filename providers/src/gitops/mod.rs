@@ -184,6 +184,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
         ],
         open: false,
         replace_on: Vec::new(),
+        list_keys: Vec::new(),
         doc: "a plain text file, such as a rendered odoo.conf",
     });
     schemas
