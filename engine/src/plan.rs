@@ -15,7 +15,10 @@ use crate::claims;
 use crate::codec;
 use crate::errors::{ApplyError, GraphError, StateError};
 use crate::graph::{Graph, Origin};
-use crate::provider::{AttrType, ProviderError, Providers, Recorded, ResourceRef, ResourceSchema};
+use crate::provider::{
+    AttrType, ChangeRef, Impact, Provider, ProviderError, Providers, Recorded, ResourceRef,
+    ResourceSchema,
+};
 use crate::resolve::{self, Lookup};
 use crate::state::{ResourceState, State};
 
@@ -75,6 +78,9 @@ pub struct Change {
     /// Addresses it waits for (dependencies for create/update, dependents for delete).
     pub deps: Vec<String>,
     pub create_before_destroy: bool,
+    /// Its group (a tenant) and effects, for the blast radius (none for no-ops).
+    #[serde(default)]
+    pub impact: Impact,
 }
 
 /// A difference between state and the live system found by refresh.
@@ -252,7 +258,16 @@ pub async fn plan(
             }
             let (provider, schema) = managers[address.as_str()];
             let json = inputs.remove(address.as_str()).unwrap_or_default();
-            let change = plan_resource(resource, json, provider, schema, &prior, &actions);
+            let provider_impl = providers.get(provider).map(|p| &**p);
+            let change = plan_resource(
+                resource,
+                json,
+                provider,
+                schema,
+                &prior,
+                &actions,
+                provider_impl,
+            );
             if change.action == Action::Replace && resource.lifecycle.prevent_destroy {
                 diagnostics.push(
                     StateError::PreventDestroy {
@@ -310,7 +325,7 @@ pub async fn plan(
             .filter(|a| selected.contains(**a))
             .map(|a| (*a).to_owned())
             .collect();
-        changes.push(Change {
+        let change = Change {
             address: address.clone(),
             rtype: recorded.rtype.clone(),
             provider: recorded.provider.clone(),
@@ -326,11 +341,17 @@ pub async fn plan(
             }],
             deps: dependents,
             create_before_destroy: false,
-        });
+            impact: Impact::default(),
+        };
+        changes.push(assess(
+            change,
+            providers.get(&recorded.provider).map(|p| &**p),
+        ));
     }
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
+    inherit_groups(&mut changes);
     claims::order_after_deletes(&mut changes, providers);
     let outputs = if options.destroy {
         BTreeMap::new()
@@ -729,6 +750,7 @@ fn plan_resource(
     schema: &ResourceSchema,
     prior: &State,
     actions: &HashMap<String, Action>,
+    provider_impl: Option<&dyn Provider>,
 ) -> Change {
     let lookup = PlanLookup { prior, actions };
     let mut after = inputs;
@@ -754,26 +776,33 @@ fn plan_resource(
         reasons: Vec::new(),
         deps,
         create_before_destroy: resource.lifecycle.create_before_destroy,
+        impact: Impact::default(),
     };
     let Some(before) = before else {
         let diffs = diff_maps(&BTreeMap::new(), &after, Some(schema));
-        return Change {
-            after: Some(after),
-            diffs,
-            ..base
-        };
+        return assess(
+            Change {
+                after: Some(after),
+                diffs,
+                ..base
+            },
+            provider_impl,
+        );
     };
     let diffs = diff_maps(&before.inputs, &after, Some(schema));
     // An attribute read from a replaced resource is unknown again even if the text matches.
     if before.rtype != resource.rtype {
-        return Change {
-            action: Action::Replace,
-            before: Some(before.recorded()),
-            after: Some(after),
-            reasons: vec![format!("its type changed from `{}`", before.rtype)],
-            diffs,
-            ..base
-        };
+        return assess(
+            Change {
+                action: Action::Replace,
+                before: Some(before.recorded()),
+                after: Some(after),
+                reasons: vec![format!("its type changed from `{}`", before.rtype)],
+                diffs,
+                ..base
+            },
+            provider_impl,
+        );
     }
     let reasons: Vec<String> = diffs
         .iter()
@@ -788,16 +817,98 @@ fn plan_resource(
         Action::Replace
     };
     if action == Action::NoOp {
-        // Nothing to apply or show: keep no copies (plans of large stacks are mostly no-ops).
-        return Change { action, ..base };
+        // Nothing to apply or show: keep no copies (plans of large stacks are mostly no-ops),
+        // only the group, which resources of the same module without one of their own take.
+        let reference = ChangeRef {
+            address: &resource.address,
+            rtype: &resource.rtype,
+            action,
+            before: Some(&before.inputs),
+            after: Some(&after),
+            diffs: &[],
+        };
+        let group = provider_impl.and_then(|p| p.impact(&reference).group);
+        return Change {
+            action,
+            impact: Impact {
+                group,
+                ..Impact::default()
+            },
+            ..base
+        };
     }
-    Change {
-        action,
-        before: Some(before.recorded()),
-        after: Some(after),
-        diffs,
-        reasons,
-        ..base
+    assess(
+        Change {
+            action,
+            before: Some(before.recorded()),
+            after: Some(after),
+            diffs,
+            reasons,
+            ..base
+        },
+        provider_impl,
+    )
+}
+
+/// `change` with what its provider says of its group and effects.
+fn assess(mut change: Change, provider: Option<&dyn Provider>) -> Change {
+    if let Some(provider) = provider {
+        let reference = ChangeRef {
+            address: &change.address,
+            rtype: &change.rtype,
+            action: change.action,
+            before: change.before.as_ref().map(|r| &r.inputs),
+            after: change.after.as_ref(),
+            diffs: &change.diffs,
+        };
+        let mut impact = provider.impact(&reference);
+        impact.effects.sort_unstable();
+        impact.effects.dedup();
+        change.impact = impact;
+    }
+    change
+}
+
+/// Gives each change without a group of its own the group its module's resources agree on:
+/// the nearest enclosing module instance (its own first) where some resource has a group, if
+/// they all have the same one. A tenant's database, which carries no labels, is so counted
+/// with the tenant's Kubernetes objects; what sits beside several tenants' objects stays
+/// shared. Then forgets the groups of no-ops, which are neither shown nor counted.
+fn inherit_groups(changes: &mut [Change]) {
+    let mut by_module: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for change in changes.iter() {
+        if let Some(group) = &change.impact.group {
+            by_module
+                .entry(change.module.as_str())
+                .or_default()
+                .insert(group.as_str());
+        }
+    }
+    let inherited: Vec<Option<String>> = changes
+        .iter()
+        .map(|change| {
+            if change.impact.group.is_some() || change.action == Action::NoOp {
+                return None;
+            }
+            let mut module = change.module.as_str();
+            while !module.is_empty() {
+                if let Some(groups) = by_module.get(module) {
+                    return match groups.iter().collect::<Vec<_>>()[..] {
+                        [only] => Some((*only).to_owned()),
+                        _ => None,
+                    };
+                }
+                module = crate::address::parent_module(module);
+            }
+            None
+        })
+        .collect();
+    for (change, group) in changes.iter_mut().zip(inherited) {
+        if change.action == Action::NoOp {
+            change.impact = Impact::default();
+        } else if group.is_some() {
+            change.impact.group = group;
+        }
     }
 }
 

@@ -161,6 +161,70 @@ impl ReplaceOn {
     }
 }
 
+/// What applying a planned change does beyond writing the object, for the plan's blast
+/// radius. Ordered from the most to the least disruptive.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// Stored data is recreated or removed (a database, bucket or volume claim replaced or
+    /// deleted).
+    DataChange,
+    /// A job the blueprint marks as restoring data runs.
+    DataRestore,
+    /// The service is unavailable for a while (a workload replaced, or rolled out by stopping
+    /// its pods before starting new ones).
+    Downtime,
+    /// A job the blueprint marks as upgrading a database schema runs.
+    SchemaUpgrade,
+    /// Running pods are replaced by new ones, without downtime.
+    Restart,
+    /// A one-off job runs.
+    RunsJob,
+}
+
+impl Effect {
+    /// The effect in words, as plan text shows it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Effect::DataChange => "data change",
+            Effect::DataRestore => "data restore",
+            Effect::Downtime => "downtime",
+            Effect::SchemaUpgrade => "schema upgrade",
+            Effect::Restart => "restart",
+            Effect::RunsJob => "runs job",
+        }
+    }
+}
+
+/// A planned change as [`Provider::impact`] sees it. For a resource left as it is,
+/// `action` is no-op and `diffs` is empty.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeRef<'a> {
+    pub address: &'a str,
+    pub rtype: &'a str,
+    pub action: crate::plan::Action,
+    /// Recorded attributes (none for a create).
+    pub before: Option<&'a BTreeMap<String, Json>>,
+    /// Desired attributes (none for a delete).
+    pub after: Option<&'a BTreeMap<String, Json>>,
+    pub diffs: &'a [crate::plan::AttrDiff],
+}
+
+/// What a provider says about a planned change for the blast radius: the group it belongs to
+/// (a tenant: a label the blueprint chooses), its effects, and the name to show for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Impact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effects: Vec<Effect>,
+    /// The object's own name (a Kubernetes object's `metadata.name`); the address if none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
 /// A failure reported by a provider.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ProviderError {
@@ -390,6 +454,13 @@ pub trait Provider: Send + Sync {
     /// attributes), so another instance's objects are never taken for leftovers.
     async fn sweep(&self, _owned: &[Owned<'_>], _remove: bool) -> Result<Sweep, ProviderError> {
         Ok(Sweep::default())
+    }
+
+    /// The group and effects of a planned change (see [`Impact`]); asked for every configured
+    /// resource, no-ops included, since a resource without a group of its own takes the one
+    /// its module's resources agree on. By default none.
+    fn impact(&self, _change: &ChangeRef<'_>) -> Impact {
+        Impact::default()
     }
 
     /// A human-readable explanation of live drift for one resource (such as a unified diff),

@@ -738,6 +738,91 @@ async fn plan_output_snapshots() {
     insta::assert_json_snapshot!("plan_json", json);
 }
 
+/// The blast radius groups a plan's changes by the group their provider reports (a tenant),
+/// or the one their module's resources agree on, and lists each group's effects; changes
+/// beside several tenants' resources, or at the root, are shared.
+#[tokio::test]
+async fn the_blast_radius_groups_changes_and_their_effects_by_tenant() {
+    let stack = |image: &str, release: &str, acme_size: u32, pool_size: u32| {
+        format!(
+            r#"
+stack br {{}}
+let image = "{image}"
+use lib.tenant as t for each ["acme", "globex"] {{
+  name = each.value
+  image = image
+  release = "{release}"
+  size = if each.value == "acme" then {acme_size} else 1
+}}
+use lib.pool as pool {{ size = {pool_size} }}
+resource mem.thing router {{ name = "router", spec = {{ template = {{ image = "traefik:3" }} }}, pod = {{ replicas = {pool_size} }} }}
+"#
+        )
+    };
+    let fx = Fixture::new(&stack("odoo:18", "r1", 1, 1));
+    std::fs::create_dir_all(fx.dir.path().join("blueprints/lib")).unwrap();
+    std::fs::write(
+        fx.dir.path().join("blueprints/lib/tenant.obp"),
+        r#"
+module lib.tenant
+param name: string
+param image: string
+param release: string
+param size: int
+resource mem.thing web { name = "web-${name}", tenant = name, pod = { containers = [{ name = "odoo", image = image }] } }
+resource mem.thing upgrade { name = "upgrade-${name}-${release}", tenant = name, job = true }
+resource mem.thing db { name = "db-${name}", size = size }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        fx.dir.path().join("blueprints/lib/pool.obp"),
+        r#"
+module lib.pool
+param size: int
+resource mem.thing a { name = "pool-acme", tenant = "acme" }
+resource mem.thing g { name = "pool-globex", tenant = "globex" }
+resource mem.thing spare { name = "pool-spare", size = size }
+"#,
+    )
+    .unwrap();
+    assert!(fx.apply(&fx.plan().await).await.ok());
+
+    // A new image for everyone, a new release (a new upgrade job per tenant), a bigger
+    // database for acme, a change to the pool's own resource and the router's pods.
+    fx.edit(&stack("odoo:19", "r2", 2, 2));
+    let plan = fx.plan().await;
+    let groups: Vec<(String, Option<String>)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| (c.address.clone(), c.impact.group.clone()))
+        .collect();
+    assert!(
+        groups.contains(&(
+            "t[\"acme\"].mem.thing.db".to_owned(),
+            Some("acme".to_owned())
+        )),
+        "a tenant's unlabelled database takes its module's group: {groups:?}"
+    );
+    assert!(
+        groups.contains(&("pool.mem.thing.spare".to_owned(), None)),
+        "beside two tenants' resources it stays shared: {groups:?}"
+    );
+    let text = render::human(&plan, false);
+    let section = &text[text
+        .find("\nBlast radius:")
+        .expect("a blast radius section")..];
+    insta::assert_snapshot!("blast_radius_human", section);
+    insta::assert_json_snapshot!("blast_radius_json", render::json(&plan)["blast_radius"]);
+
+    // A plan whose providers say nothing about groups or effects has no such section.
+    assert!(fx.apply(&plan).await.ok());
+    fx.edit(&stack("odoo:19", "r2", 2, 2).replace("name = \"router\"", "name = \"router\", x = 1"));
+    let quiet = render::human(&fx.plan().await, false);
+    assert!(!quiet.contains("Blast radius"), "{quiet}");
+}
+
 #[tokio::test]
 async fn dependencies_cross_modules_and_for_each_instances() {
     let fx = Fixture::new(

@@ -339,6 +339,10 @@ impl Provider for GitOps {
         Ok(Self::recorded(&inputs, id.to_owned()))
     }
 
+    fn impact(&self, change: &obp_engine::provider::ChangeRef<'_>) -> obp_engine::provider::Impact {
+        crate::impact::kubernetes(change)
+    }
+
     fn describe_drift(
         &self,
         resource: &ResourceRef<'_>,

@@ -242,6 +242,10 @@ impl Provider for S3 {
         schemas()
     }
 
+    fn impact(&self, change: &obp_engine::provider::ChangeRef<'_>) -> obp_engine::provider::Impact {
+        crate::impact::data_store(change)
+    }
+
     fn validate(
         &self,
         resource: &ResourceRef<'_>,
