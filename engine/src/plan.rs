@@ -893,10 +893,8 @@ fn inherit_groups(changes: &mut [Change]) {
             let mut module = change.module.as_str();
             while !module.is_empty() {
                 if let Some(groups) = by_module.get(module) {
-                    return match groups.iter().collect::<Vec<_>>()[..] {
-                        [only] => Some((*only).to_owned()),
-                        _ => None,
-                    };
+                    let only = groups.first().filter(|_| groups.len() == 1);
+                    return only.map(|group| (*group).to_owned());
                 }
                 module = crate::address::parent_module(module);
             }
