@@ -39,6 +39,15 @@ async fn render(
     example: &str,
     edit: impl Fn(String) -> String,
 ) -> (tempfile::TempDir, obp_lang::Config) {
+    render_with(example, &[], edit).await
+}
+
+/// [`render`] with these `--var` values.
+async fn render_with(
+    example: &str,
+    vars: &[(&str, &str)],
+    edit: impl Fn(String) -> String,
+) -> (tempfile::TempDir, obp_lang::Config) {
     let dir = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(Path::new("examples").join(example))
         .unwrap()
@@ -49,7 +58,7 @@ async fn render(
             std::fs::write(dir.path().join(entry.file_name()), edit(text)).unwrap();
         }
     }
-    let config = tree::evaluate(dir.path(), &[], example);
+    let config = tree::evaluate(dir.path(), vars, example);
     let (providers, made) = first_plan(&config, dir.path(), example).await;
     let backend = Arc::new(LocalBackend::new(dir.path().join("obp.state.json")));
     let report = apply(
@@ -120,6 +129,86 @@ async fn a_release_upgrade_waits_for_a_backup_checkpoint() {
         let at = |a: &str| order.iter().position(|x| x == a).unwrap();
         assert!(at(&checkpoint.unwrap().address) < at(&upgrade.address));
     }
+}
+
+/// Plans `example`, already rendered into `dir`, again after `edit` changed its files: what a
+/// new release of a running stack would show.
+async fn replan(
+    dir: &Path,
+    example: &str,
+    vars: &[(&str, &str)],
+    edit: impl Fn(String) -> String,
+) -> obp_engine::plan::Plan {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "obp") {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            std::fs::write(entry.path(), edit(text)).unwrap();
+        }
+    }
+    let config = tree::evaluate(dir, vars, example);
+    let providers = obp_providers::configure(&config, dir).unwrap();
+    let backend = LocalBackend::new(dir.join("obp.state.json"));
+    let state = backend.read().await.unwrap().unwrap();
+    plan(
+        &config,
+        state,
+        &providers,
+        &PlanOptions {
+            refresh: true,
+            ..PlanOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A new image digest for the quickstart's tenant shows, per Deployment, only the container
+/// images that change (`…containers[name=odoo].image`), not the containers list twice.
+#[tokio::test]
+async fn a_new_image_digest_plans_only_the_changed_images() {
+    let (dir, _config) = render("quickstart", |text| text).await;
+    let old = "17876da7997cebd7e521fd6cbf57e531d06fe93e4df7359d434130d86a0b49ca";
+    let new = "0000000000000000000000000000000000000000000000000000000000000017";
+    let made = replan(dir.path(), "quickstart", &[], |text| text.replace(old, new)).await;
+    let text = obp_engine::render::human(&made, false);
+    assert!(
+        !text.contains("containers = ["),
+        "a whole containers list in the plan:\n{text}"
+    );
+    insta::assert_snapshot!("quickstart_new_digest_plan", text);
+    let json = obp_engine::render::json(&made);
+    let diffs: Vec<Json> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "noop")
+        .map(|c| serde_json::json!({ "address": c["address"], "diffs": c["diffs"] }))
+        .collect();
+    insta::assert_json_snapshot!("quickstart_new_digest_diffs", diffs);
+}
+
+/// A release in the multi-env example's dev environment (a new candidate digest and one
+/// more module to upgrade) has its blast radius per tenant: the tenant's pods go down and come
+/// back (Recreate: a ReadWriteOnce filestore), its schema upgrade Job runs (the blueprint
+/// labels it so), and the plan's JSON carries the same.
+#[tokio::test]
+async fn a_release_shows_its_blast_radius_per_tenant() {
+    let dev = [("environment", "dev")];
+    let (dir, _config) = render_with("multi-env", &dev, |text| text).await;
+    let old = "092740a34329f3e3d1fd6a86ce82536099c01feedd45da643f3cb9d943cf273b";
+    let new = "0000000000000000000000000000000000000000000000000000000000000018";
+    let made = replan(dir.path(), "multi-env", &dev, |text| {
+        text.replace(old, new).replace(
+            "upgrade = [\"sale_management\", \"stock\"]",
+            "upgrade = [\"sale_management\", \"stock\", \"crm\"]",
+        )
+    })
+    .await;
+    let text = obp_engine::render::human(&made, false);
+    let section = &text[text.find("\nBlast radius:").expect(&text)..];
+    insta::assert_snapshot!("multi_env_release_blast_radius", section);
+    let json = obp_engine::render::json(&made);
+    insta::assert_json_snapshot!("multi_env_release_blast_radius_json", json["blast_radius"]);
 }
 
 /// Every example plans on a machine without any server: the configuration evaluates, every

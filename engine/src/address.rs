@@ -30,6 +30,22 @@ pub fn tenant_of(module: &str) -> Option<&str> {
     Some(module)
 }
 
+/// The module instance enclosing `module` (`acme.instance` for `acme.instance.pg`), or `""`
+/// at the stack root.
+pub fn parent_module(module: &str) -> &str {
+    // The last step starts after the last `.` outside a `["…"]` key.
+    let mut in_key = false;
+    let mut last = None;
+    for (i, c) in module.char_indices() {
+        match c {
+            '"' => in_key = !in_key,
+            '.' if !in_key => last = Some(i),
+            _ => {}
+        }
+    }
+    last.map_or("", |i| &module[..i])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +63,13 @@ mod tests {
         assert_eq!(tenant_of("t[\"a.b\"].inner"), Some("t[\"a.b\"]"));
         assert_eq!(tenant_of("platform"), Some("platform"));
         assert_eq!(tenant_of(""), None);
+    }
+
+    #[test]
+    fn parents_drop_the_last_module_step() {
+        assert_eq!(parent_module("acme.instance.pg"), "acme.instance");
+        assert_eq!(parent_module("t[\"a.b\"].inner"), "t[\"a.b\"]");
+        assert_eq!(parent_module("t[\"a.b\"]"), "");
+        assert_eq!(parent_module(""), "");
     }
 }

@@ -15,7 +15,10 @@ use crate::claims;
 use crate::codec;
 use crate::errors::{ApplyError, GraphError, StateError};
 use crate::graph::{Graph, Origin};
-use crate::provider::{AttrType, ProviderError, Providers, Recorded, ResourceRef, ResourceSchema};
+use crate::provider::{
+    AttrType, ChangeRef, Impact, Provider, ProviderError, Providers, Recorded, ResourceRef,
+    ResourceSchema,
+};
 use crate::resolve::{self, Lookup};
 use crate::state::{ResourceState, State};
 
@@ -75,6 +78,9 @@ pub struct Change {
     /// Addresses it waits for (dependencies for create/update, dependents for delete).
     pub deps: Vec<String>,
     pub create_before_destroy: bool,
+    /// Its group (a tenant) and effects, for the blast radius (none for no-ops).
+    #[serde(default)]
+    pub impact: Impact,
 }
 
 /// A difference between state and the live system found by refresh.
@@ -252,7 +258,16 @@ pub async fn plan(
             }
             let (provider, schema) = managers[address.as_str()];
             let json = inputs.remove(address.as_str()).unwrap_or_default();
-            let change = plan_resource(resource, json, provider, schema, &prior, &actions);
+            let provider_impl = providers.get(provider).map(|p| &**p);
+            let change = plan_resource(
+                resource,
+                json,
+                provider,
+                schema,
+                &prior,
+                &actions,
+                provider_impl,
+            );
             if change.action == Action::Replace && resource.lifecycle.prevent_destroy {
                 diagnostics.push(
                     StateError::PreventDestroy {
@@ -310,7 +325,7 @@ pub async fn plan(
             .filter(|a| selected.contains(**a))
             .map(|a| (*a).to_owned())
             .collect();
-        changes.push(Change {
+        let change = Change {
             address: address.clone(),
             rtype: recorded.rtype.clone(),
             provider: recorded.provider.clone(),
@@ -326,11 +341,17 @@ pub async fn plan(
             }],
             deps: dependents,
             create_before_destroy: false,
-        });
+            impact: Impact::default(),
+        };
+        changes.push(assess(
+            change,
+            providers.get(&recorded.provider).map(|p| &**p),
+        ));
     }
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
+    inherit_groups(&mut changes);
     claims::order_after_deletes(&mut changes, providers);
     let outputs = if options.destroy {
         BTreeMap::new()
@@ -729,6 +750,7 @@ fn plan_resource(
     schema: &ResourceSchema,
     prior: &State,
     actions: &HashMap<String, Action>,
+    provider_impl: Option<&dyn Provider>,
 ) -> Change {
     let lookup = PlanLookup { prior, actions };
     let mut after = inputs;
@@ -754,26 +776,33 @@ fn plan_resource(
         reasons: Vec::new(),
         deps,
         create_before_destroy: resource.lifecycle.create_before_destroy,
+        impact: Impact::default(),
     };
     let Some(before) = before else {
         let diffs = diff_maps(&BTreeMap::new(), &after, Some(schema));
-        return Change {
-            after: Some(after),
-            diffs,
-            ..base
-        };
+        return assess(
+            Change {
+                after: Some(after),
+                diffs,
+                ..base
+            },
+            provider_impl,
+        );
     };
     let diffs = diff_maps(&before.inputs, &after, Some(schema));
     // An attribute read from a replaced resource is unknown again even if the text matches.
     if before.rtype != resource.rtype {
-        return Change {
-            action: Action::Replace,
-            before: Some(before.recorded()),
-            after: Some(after),
-            reasons: vec![format!("its type changed from `{}`", before.rtype)],
-            diffs,
-            ..base
-        };
+        return assess(
+            Change {
+                action: Action::Replace,
+                before: Some(before.recorded()),
+                after: Some(after),
+                reasons: vec![format!("its type changed from `{}`", before.rtype)],
+                diffs,
+                ..base
+            },
+            provider_impl,
+        );
     }
     let reasons: Vec<String> = diffs
         .iter()
@@ -788,16 +817,96 @@ fn plan_resource(
         Action::Replace
     };
     if action == Action::NoOp {
-        // Nothing to apply or show: keep no copies (plans of large stacks are mostly no-ops).
-        return Change { action, ..base };
+        // Nothing to apply or show: keep no copies (plans of large stacks are mostly no-ops),
+        // only the group, which resources of the same module without one of their own take.
+        let reference = ChangeRef {
+            address: &resource.address,
+            rtype: &resource.rtype,
+            action,
+            before: Some(&before.inputs),
+            after: Some(&after),
+            diffs: &[],
+        };
+        let group = provider_impl.and_then(|p| p.impact(&reference).group);
+        return Change {
+            action,
+            impact: Impact {
+                group,
+                ..Impact::default()
+            },
+            ..base
+        };
     }
-    Change {
-        action,
-        before: Some(before.recorded()),
-        after: Some(after),
-        diffs,
-        reasons,
-        ..base
+    assess(
+        Change {
+            action,
+            before: Some(before.recorded()),
+            after: Some(after),
+            diffs,
+            reasons,
+            ..base
+        },
+        provider_impl,
+    )
+}
+
+/// `change` with what its provider says of its group and effects.
+fn assess(mut change: Change, provider: Option<&dyn Provider>) -> Change {
+    if let Some(provider) = provider {
+        let reference = ChangeRef {
+            address: &change.address,
+            rtype: &change.rtype,
+            action: change.action,
+            before: change.before.as_ref().map(|r| &r.inputs),
+            after: change.after.as_ref(),
+            diffs: &change.diffs,
+        };
+        let mut impact = provider.impact(&reference);
+        impact.effects.sort_unstable();
+        impact.effects.dedup();
+        change.impact = impact;
+    }
+    change
+}
+
+/// Gives each change without a group of its own the group its module's resources agree on:
+/// the nearest enclosing module instance (its own first) where some resource has a group, if
+/// they all have the same one. A tenant's database, which carries no labels, is so counted
+/// with the tenant's Kubernetes objects; what sits beside several tenants' objects stays
+/// shared. Then forgets the groups of no-ops, which are neither shown nor counted.
+fn inherit_groups(changes: &mut [Change]) {
+    let mut by_module: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for change in changes.iter() {
+        if let Some(group) = &change.impact.group {
+            by_module
+                .entry(change.module.as_str())
+                .or_default()
+                .insert(group.as_str());
+        }
+    }
+    let inherited: Vec<Option<String>> = changes
+        .iter()
+        .map(|change| {
+            if change.impact.group.is_some() || change.action == Action::NoOp {
+                return None;
+            }
+            let mut module = change.module.as_str();
+            while !module.is_empty() {
+                if let Some(groups) = by_module.get(module) {
+                    let only = groups.first().filter(|_| groups.len() == 1);
+                    return only.map(|group| (*group).to_owned());
+                }
+                module = crate::address::parent_module(module);
+            }
+            None
+        })
+        .collect();
+    for (change, group) in changes.iter_mut().zip(inherited) {
+        if change.action == Action::NoOp {
+            change.impact = Impact::default();
+        } else if group.is_some() {
+            change.impact.group = group;
+        }
     }
 }
 
@@ -848,7 +957,8 @@ fn walk<'a>(value: &'a Json, steps: &[&str]) -> Option<&'a Json> {
     Some(current)
 }
 
-/// Leaf-level differences between two attribute maps (objects are compared key by key).
+/// Leaf-level differences between two attribute maps (objects are compared key by key,
+/// lists of records element by element where a key field identifies each element).
 pub fn diff_maps(
     before: &BTreeMap<String, Json>,
     after: &BTreeMap<String, Json>,
@@ -864,7 +974,7 @@ pub fn diff_maps(
             schema,
             prior: before,
         };
-        diff_value(key, before.get(key), after.get(key), &leaf, &mut diffs);
+        diff_value(key, key, before.get(key), after.get(key), &leaf, &mut diffs);
     }
     diffs
 }
@@ -882,10 +992,22 @@ impl Leaf<'_> {
     fn forces_replace(&self, path: &str) -> bool {
         self.forces_replace || self.schema.is_some_and(|s| s.replaces_at(path, self.prior))
     }
+
+    fn diff(&self, path: &str, before: Option<&Json>, after: Option<&Json>) -> AttrDiff {
+        AttrDiff {
+            path: path.to_owned(),
+            before: before.cloned(),
+            after: after.cloned(),
+            forces_replace: self.forces_replace(path),
+            sensitive: self.sensitive,
+        }
+    }
 }
 
+/// Differences at `path`, which is held in the object field `field` (the list keys depend on it).
 fn diff_value(
     path: &str,
+    field: &str,
     before: Option<&Json>,
     after: Option<&Json>,
     leaf: &Leaf<'_>,
@@ -902,17 +1024,28 @@ fn diff_value(
         (Some(_), None) if is_record(before) => (before, Some(&empty)),
         other => other,
     };
-    if let (Some(Json::Object(b)), Some(Json::Object(a))) = (before, after) {
-        let is_marker = |m: &serde_json::Map<String, Json>| {
-            m.len() == 1 && m.keys().any(|k| k.starts_with('$'))
-        };
-        if !is_marker(b) && !is_marker(a) {
+    match (before, after) {
+        (Some(Json::Object(b)), Some(Json::Object(a))) if !is_marker(b) && !is_marker(a) => {
             let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
             for key in keys {
-                diff_value(&child_path(path, key), b.get(key), a.get(key), leaf, out);
+                diff_value(
+                    &child_path(path, key),
+                    key,
+                    b.get(key),
+                    a.get(key),
+                    leaf,
+                    out,
+                );
             }
             return;
         }
+        // Lists no key identifies fall through: diffed whole.
+        (Some(Json::Array(b)), Some(Json::Array(a)))
+            if b != a && diff_elements(path, field, b, a, leaf, out) =>
+        {
+            return;
+        }
+        _ => {}
     }
     let changed = match (before, after) {
         (Some(b), Some(a)) => b != a || resolve::is_unknown(a),
@@ -920,14 +1053,100 @@ fn diff_value(
         _ => true,
     };
     if changed {
-        out.push(AttrDiff {
-            path: path.to_owned(),
-            before: before.cloned(),
-            after: after.cloned(),
-            forces_replace: leaf.forces_replace(path),
-            sensitive: leaf.sensitive,
-        });
+        out.push(leaf.diff(path, before, after));
     }
+}
+
+/// A value marker such as `{"$secret": path}` or `{"$unknown": …}`: compared whole.
+fn is_marker(map: &serde_json::Map<String, Json>) -> bool {
+    map.len() == 1 && map.keys().any(|k| k.starts_with('$'))
+}
+
+/// Diffs two lists of records element by element, matched by a key field (the first of the
+/// schema's keys for `field` that every element of both lists has, distinct): a changed
+/// element's leaves at `path[key=value].…`, an added or removed element whole at
+/// `path[key=value]`. Returns false, having pushed nothing, when no key identifies every
+/// element or the elements both lists keep changed order: the caller diffs the whole list.
+fn diff_elements(
+    path: &str,
+    field: &str,
+    before: &[Json],
+    after: &[Json],
+    leaf: &Leaf<'_>,
+    out: &mut Vec<AttrDiff>,
+) -> bool {
+    let candidates: Vec<&str> = match leaf.schema {
+        Some(schema) => schema.list_keys(field),
+        None => vec![crate::provider::DEFAULT_LIST_KEY],
+    };
+    let Some((key, b, a)) = candidates
+        .into_iter()
+        .find_map(|key| Some((key, keyed(before, key)?, keyed(after, key)?)))
+    else {
+        return false;
+    };
+    let (b_at, a_at): (HashMap<&str, &Json>, HashMap<&str, &Json>) = (
+        b.iter().map(|(id, v)| (id.as_str(), *v)).collect(),
+        a.iter().map(|(id, v)| (id.as_str(), *v)).collect(),
+    );
+    let kept = |from: &[(String, &Json)], other: &HashMap<&str, &Json>| -> Vec<String> {
+        from.iter()
+            .filter(|(id, _)| other.contains_key(id.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    if kept(&b, &a_at) != kept(&a, &b_at) {
+        return false;
+    }
+    // Before's order first, then what after adds, in its order.
+    let ids = b.iter().map(|(id, _)| id).chain(
+        a.iter()
+            .map(|(id, _)| id)
+            .filter(|id| !b_at.contains_key(id.as_str())),
+    );
+    for id in ids {
+        let element = format!("{path}[{key}={id}]");
+        match (b_at.get(id.as_str()), a_at.get(id.as_str())) {
+            (Some(old), Some(new)) => diff_value(&element, "", Some(old), Some(new), leaf, out),
+            (old, new) => out.push(leaf.diff(&element, old.copied(), new.copied())),
+        }
+    }
+    true
+}
+
+/// Each element's `key` value as path text, or `None` unless every element is a record with
+/// a distinct string or integer `key`. Values other than plain words are quoted.
+fn keyed<'a>(list: &'a [Json], key: &str) -> Option<Vec<(String, &'a Json)>> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(list.len());
+    for element in list {
+        let Json::Object(map) = element else {
+            return None;
+        };
+        if is_marker(map) {
+            return None;
+        }
+        let id = match map.get(key)? {
+            Json::String(text) => {
+                let plain = !text.is_empty()
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-./:".contains(c));
+                if plain {
+                    text.clone()
+                } else {
+                    serde_json::to_string(text).unwrap_or_default()
+                }
+            }
+            Json::Number(number) if number.is_i64() || number.is_u64() => number.to_string(),
+            _ => return None,
+        };
+        if !seen.insert(id.clone()) {
+            return None;
+        }
+        out.push((id, element));
+    }
+    Some(out)
 }
 
 fn plan_outputs(

@@ -80,6 +80,9 @@ pub struct ResourceSchema {
     /// Paths inside attributes that cannot change in place (a Job's `spec.template`): what
     /// [`AttrSchema::force_new`] is for a whole attribute, for one field of an open one.
     pub replace_on: Vec<ReplaceOn>,
+    /// Lists of records whose elements plan diffs match by a key other than `name` (a
+    /// container's `ports` by `containerPort`, as Kubernetes' strategic merge keys do).
+    pub list_keys: Vec<ListKey>,
     pub doc: &'static str,
 }
 
@@ -92,6 +95,35 @@ impl ResourceSchema {
     /// the attributes it had before.
     pub fn replaces_at(&self, path: &str, before: &BTreeMap<String, Json>) -> bool {
         self.replace_on.iter().any(|rule| rule.covers(path, before))
+    }
+
+    /// The fields that may identify the elements of a list held in the field `list`, in the
+    /// order plan diffs try them: the schema's own keys for that field, then `name`.
+    pub fn list_keys(&self, list: &str) -> Vec<&'static str> {
+        self.list_keys
+            .iter()
+            .filter(|rule| rule.list == list)
+            .map(|rule| rule.key)
+            .chain(std::iter::once(DEFAULT_LIST_KEY))
+            .collect()
+    }
+}
+
+/// The field that identifies the elements of any list of records, unless a schema says
+/// otherwise (see [`ListKey`]).
+pub const DEFAULT_LIST_KEY: &str = "name";
+
+/// The elements of a list held in a field named `list` (wherever it occurs in an attribute)
+/// are matched by their `key` field in plan diffs, when every element has a distinct one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListKey {
+    pub list: &'static str,
+    pub key: &'static str,
+}
+
+impl ListKey {
+    pub const fn new(list: &'static str, key: &'static str) -> ListKey {
+        ListKey { list, key }
     }
 }
 
@@ -127,6 +159,70 @@ impl ReplaceOn {
                 .once
                 .is_none_or(|flag| before.get(flag) == Some(&Json::Bool(true)))
     }
+}
+
+/// What applying a planned change does beyond writing the object, for the plan's blast
+/// radius. Ordered from the most to the least disruptive.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// Stored data is recreated or removed (a database, bucket or volume claim replaced or
+    /// deleted).
+    DataChange,
+    /// A job the blueprint marks as restoring data runs.
+    DataRestore,
+    /// The service is unavailable for a while (a workload replaced, or rolled out by stopping
+    /// its pods before starting new ones).
+    Downtime,
+    /// A job the blueprint marks as upgrading a database schema runs.
+    SchemaUpgrade,
+    /// Running pods are replaced by new ones, without downtime.
+    Restart,
+    /// A one-off job runs.
+    RunsJob,
+}
+
+impl Effect {
+    /// The effect in words, as plan text shows it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Effect::DataChange => "data change",
+            Effect::DataRestore => "data restore",
+            Effect::Downtime => "downtime",
+            Effect::SchemaUpgrade => "schema upgrade",
+            Effect::Restart => "restart",
+            Effect::RunsJob => "runs job",
+        }
+    }
+}
+
+/// A planned change as [`Provider::impact`] sees it. For a resource left as it is,
+/// `action` is no-op and `diffs` is empty.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeRef<'a> {
+    pub address: &'a str,
+    pub rtype: &'a str,
+    pub action: crate::plan::Action,
+    /// Recorded attributes (none for a create).
+    pub before: Option<&'a BTreeMap<String, Json>>,
+    /// Desired attributes (none for a delete).
+    pub after: Option<&'a BTreeMap<String, Json>>,
+    pub diffs: &'a [crate::plan::AttrDiff],
+}
+
+/// What a provider says about a planned change for the blast radius: the group it belongs to
+/// (a tenant: a label the blueprint chooses), its effects, and the name to show for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Impact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effects: Vec<Effect>,
+    /// The object's own name (a Kubernetes object's `metadata.name`); the address if none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// A failure reported by a provider.
@@ -358,6 +454,13 @@ pub trait Provider: Send + Sync {
     /// attributes), so another instance's objects are never taken for leftovers.
     async fn sweep(&self, _owned: &[Owned<'_>], _remove: bool) -> Result<Sweep, ProviderError> {
         Ok(Sweep::default())
+    }
+
+    /// The group and effects of a planned change (see [`Impact`]); asked for every configured
+    /// resource, no-ops included, since a resource without a group of its own takes the one
+    /// its module's resources agree on. By default none.
+    fn impact(&self, _change: &ChangeRef<'_>) -> Impact {
+        Impact::default()
     }
 
     /// A human-readable explanation of live drift for one resource (such as a unified diff),

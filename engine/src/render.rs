@@ -1,4 +1,5 @@
-//! Plan output for people (symbols `+ ~ -/+ -`, optional colour, a summary per tenant) and
+//! Plan output for people (symbols `+ ~ -/+ -`, optional colour, a summary per tenant, the
+//! blast radius: what each group of changes does) and
 //! for machines (`--json`). Sensitive attributes print as `(sensitive)`, secret references as
 //! `(secret "path")`, values known only after apply as `(known after apply)`.
 
@@ -10,6 +11,7 @@ use serde_json::{json, Value as Json};
 use crate::address;
 use crate::claims;
 use crate::plan::{Action, AttrDiff, Change, Drift, Plan};
+use crate::provider::Effect;
 use crate::resolve;
 
 /// The objects changed outside obp that a plan found, as text (empty when there are none).
@@ -156,7 +158,103 @@ pub fn human(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  (stack): {}", counts(&root));
         }
     }
+    out.push_str(&blast_radius_text(&changes));
     out
+}
+
+/// The changes of one group (a tenant, or the shared ones) and their effects.
+struct Blast<'a> {
+    changes: Vec<&'a Change>,
+    effects: BTreeMap<Effect, Vec<&'a Change>>,
+}
+
+/// The changes (no-ops aside) by group, shared ones (no group) under `None`, which sorts first.
+fn blast_radius<'a>(changes: &[&'a Change]) -> BTreeMap<Option<&'a str>, Blast<'a>> {
+    let mut groups: BTreeMap<Option<&str>, Blast<'_>> = BTreeMap::new();
+    for change in changes.iter().filter(|c| c.action != Action::NoOp) {
+        let blast = groups
+            .entry(change.impact.group.as_deref())
+            .or_insert_with(|| Blast {
+                changes: Vec::new(),
+                effects: BTreeMap::new(),
+            });
+        blast.changes.push(change);
+        for effect in &change.impact.effects {
+            blast.effects.entry(*effect).or_default().push(change);
+        }
+    }
+    groups
+}
+
+/// The name a change is shown by in the blast radius: its object's, else its address.
+fn shown_name(change: &Change) -> &str {
+    change.impact.name.as_deref().unwrap_or(&change.address)
+}
+
+/// The "Blast radius" section: per group (tenants sorted, then the shared changes), how many
+/// changes and what they do. Empty when no change has a group or an effect.
+fn blast_radius_text(changes: &[&Change]) -> String {
+    if !changes
+        .iter()
+        .any(|c| c.impact.group.is_some() || !c.impact.effects.is_empty())
+    {
+        return String::new();
+    }
+    let mut out = String::from("\nBlast radius:\n");
+    let groups = blast_radius(changes);
+    // Tenants first; the shared changes last.
+    let ordered = groups
+        .iter()
+        .filter(|(g, _)| g.is_some())
+        .chain(groups.iter().filter(|(g, _)| g.is_none()));
+    for (group, blast) in ordered {
+        let count = blast.changes.len();
+        let _ = write!(
+            out,
+            "  {}: {count} change{}",
+            group.unwrap_or("(shared)"),
+            if count == 1 { "" } else { "s" }
+        );
+        let effects: Vec<String> = blast
+            .effects
+            .iter()
+            .map(|(effect, list)| {
+                let names: Vec<&str> = list.iter().map(|c| shown_name(c)).collect();
+                format!("{} ({})", effect.words(), names.join(", "))
+            })
+            .collect();
+        if effects.is_empty() {
+            out.push('\n');
+        } else {
+            let _ = writeln!(out, " — {}", effects.join(", "));
+        }
+    }
+    out
+}
+
+/// The blast radius for machines: one entry per group (`null`: shared), with its changed
+/// addresses and each effect with the change that has it.
+fn blast_radius_json(plan: &Plan) -> Vec<Json> {
+    let all: Vec<&Change> = plan.changes.iter().map(|c| &**c).collect();
+    blast_radius(&all)
+        .into_iter()
+        .map(|(group, blast)| {
+            let effects: Vec<Json> = blast
+                .effects
+                .iter()
+                .flat_map(|(effect, list)| {
+                    list.iter().map(move |c| {
+                        json!({ "effect": effect, "address": c.address, "name": shown_name(c) })
+                    })
+                })
+                .collect();
+            json!({
+                "group": group,
+                "changes": blast.changes.iter().map(|c| c.address.clone()).collect::<Vec<_>>(),
+                "effects": effects,
+            })
+        })
+        .collect()
 }
 
 fn counts(changes: &[&Change]) -> String {
@@ -285,6 +383,7 @@ pub fn json(plan: &Plan) -> Json {
         "outputs": plan.outputs.iter().map(|(k, v)| (k.clone(), mask(v, false))).collect::<serde_json::Map<_, _>>(),
         "policies": plan.policies,
         "overrides": plan.overrides,
+        "blast_radius": blast_radius_json(plan),
         "summary": {
             "add": count(Action::Create),
             "change": count(Action::Update),

@@ -10,8 +10,10 @@ use async_trait::async_trait;
 use serde_json::Value as Json;
 
 use crate::errors::StateError;
+use crate::plan::Action;
 use crate::provider::{
-    AttrSchema, AttrType, Provider, ProviderError, Recorded, ReplaceOn, ResourceRef, ResourceSchema,
+    AttrSchema, AttrType, ChangeRef, Effect, Impact, ListKey, Provider, ProviderError, Recorded,
+    ReplaceOn, ResourceRef, ResourceSchema,
 };
 use crate::state::{Backend, JournalEntry, LockGuard, LockInfo, State};
 
@@ -183,7 +185,7 @@ fn id_of(recorded: &Recorded) -> String {
 }
 
 /// Schemas: `mem.thing` (open; `name`, anything under `spec.template`, and `data` once
-/// `frozen` was true force replacement) and `mem.strict` (closed).
+/// `frozen` was true force replacement; lists named `ports` are keyed by `port`) and `mem.strict` (closed).
 pub fn schemas() -> Vec<ResourceSchema> {
     vec![
         ResourceSchema {
@@ -198,6 +200,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
                 ReplaceOn::path("spec.template"),
                 ReplaceOn::once("frozen", "data"),
             ],
+            list_keys: vec![ListKey::new("ports", "port")],
             doc: "a thing in memory",
         },
         ResourceSchema {
@@ -208,6 +211,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "a closed schema",
         },
     ]
@@ -228,6 +232,29 @@ impl Provider for MemoryProvider {
             schemas[0].replace_on.clear();
         }
         schemas
+    }
+
+    /// For blast-radius tests: the group is the `tenant` attribute, the name the `name`
+    /// attribute; a thing with `job = true` runs a job when created or replaced, any other
+    /// replace is downtime, an update under `pod` a restart.
+    fn impact(&self, change: &ChangeRef<'_>) -> Impact {
+        let attrs = change.after.or(change.before);
+        let text = |key: &str| attrs.and_then(|a| a.get(key)).and_then(Json::as_str);
+        let job = attrs.and_then(|a| a.get("job")) == Some(&Json::Bool(true));
+        let mut effects = Vec::new();
+        match change.action {
+            Action::Create | Action::Replace if job => effects.push(Effect::RunsJob),
+            Action::Replace => effects.push(Effect::Downtime),
+            Action::Update if change.diffs.iter().any(|d| d.path.starts_with("pod.")) => {
+                effects.push(Effect::Restart)
+            }
+            _ => {}
+        }
+        Impact {
+            group: text("tenant").map(str::to_owned),
+            effects,
+            name: text("name").map(str::to_owned),
+        }
     }
 
     async fn create(

@@ -13,7 +13,7 @@ use obp_engine::state::{Backend, LockInfo, State};
 use obp_engine::testing::{FaultyBackend, MemoryProvider};
 use obp_engine::{render, saved};
 use obp_lang::Config;
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
 /// A stack directory with one `stack.obp`, its state backend and a memory provider.
 struct Fixture {
@@ -304,6 +304,176 @@ resource mem.thing job {{
     );
 }
 
+/// The paths and values of a diff, for assertions.
+fn diff_rows(diffs: &[obp_engine::plan::AttrDiff]) -> Vec<(String, Option<Json>, Option<Json>)> {
+    diffs
+        .iter()
+        .map(|d| (d.path.clone(), d.before.clone(), d.after.clone()))
+        .collect()
+}
+
+/// A list of records is diffed element by element, matched by `name` (or the schema's key
+/// for that list): one changed leaf is one diff at `list[name=x].leaf`, an added or removed
+/// element is one diff holding it whole, and a list without such keys, or reordered, is
+/// diffed whole.
+#[test]
+fn lists_of_records_are_diffed_by_element_key() {
+    let schemas = obp_engine::testing::schemas();
+    let thing = &schemas[0];
+    let container = |name: &str, image: &str| {
+        json!({"name": name, "image": image,
+               "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+               "ports": [{"port": 8069}, {"port": 8072, "protocol": "TCP"}]})
+    };
+    let attrs = |containers: Json| {
+        std::collections::BTreeMap::from([
+            ("pod".to_owned(), json!({ "containers": containers })),
+            ("tags".to_owned(), json!(["a", "b"])),
+        ])
+    };
+    let base = attrs(json!([
+        container("odoo", "odoo:18"),
+        container("cron", "odoo:18")
+    ]));
+    let diff = |after: &std::collections::BTreeMap<String, Json>| {
+        diff_rows(&obp_engine::plan::diff_maps(&base, after, Some(thing)))
+    };
+    let row =
+        |path: &str, before: Option<Json>, after: Option<Json>| (path.to_owned(), before, after);
+
+    // One image: only that leaf, not the list twice.
+    let image = attrs(json!([
+        container("odoo", "odoo:19"),
+        container("cron", "odoo:18")
+    ]));
+    assert_eq!(
+        diff(&image),
+        [row(
+            "pod.containers[name=odoo].image",
+            Some(json!("odoo:18")),
+            Some(json!("odoo:19"))
+        )]
+    );
+
+    // Nested lists are keyed too: one environment variable, one port (by the schema's key).
+    let mut nested = container("odoo", "odoo:18");
+    nested["env"][1]["value"] = json!("3");
+    nested["ports"][1]["protocol"] = json!("UDP");
+    let nested = attrs(json!([nested, container("cron", "odoo:18")]));
+    assert_eq!(
+        diff(&nested),
+        [
+            row(
+                "pod.containers[name=odoo].env[name=B].value",
+                Some(json!("2")),
+                Some(json!("3"))
+            ),
+            row(
+                "pod.containers[name=odoo].ports[port=8072].protocol",
+                Some(json!("TCP")),
+                Some(json!("UDP"))
+            ),
+        ]
+    );
+
+    // Added and removed elements, whole; keys that are not plain words are quoted.
+    let added = attrs(json!([
+        container("odoo", "odoo:18"),
+        {"name": "log shipper", "image": "vector:1"},
+    ]));
+    assert_eq!(
+        diff(&added),
+        [
+            row(
+                "pod.containers[name=cron]",
+                Some(container("cron", "odoo:18")),
+                None
+            ),
+            row(
+                "pod.containers[name=\"log shipper\"]",
+                None,
+                Some(json!({"name": "log shipper", "image": "vector:1"}))
+            ),
+        ]
+    );
+
+    // A reorder alone is a change: shown as the whole list.
+    let reordered = attrs(json!([
+        container("cron", "odoo:18"),
+        container("odoo", "odoo:18")
+    ]));
+    assert_eq!(
+        diff(&reordered),
+        [row(
+            "pod.containers",
+            base["pod"].get("containers").cloned(),
+            reordered["pod"].get("containers").cloned()
+        )]
+    );
+
+    // Without a distinct key per element (a list of strings, a duplicate name): whole.
+    let mut strings = base.clone();
+    strings.insert("tags".to_owned(), json!(["a", "c"]));
+    assert_eq!(
+        diff(&strings),
+        [row(
+            "tags",
+            Some(json!(["a", "b"])),
+            Some(json!(["a", "c"]))
+        )]
+    );
+    let twins = json!([container("odoo", "odoo:19"), container("odoo", "odoo:18")]);
+    let twins_before = json!([container("odoo", "odoo:18"), container("odoo", "odoo:18")]);
+    assert_eq!(
+        diff_rows(&obp_engine::plan::diff_maps(
+            &attrs(twins_before.clone()),
+            &attrs(twins.clone()),
+            Some(thing)
+        )),
+        [row("pod.containers", Some(twins_before), Some(twins))]
+    );
+}
+
+/// Element paths extend the list's path, so a provider's immutable path (`spec.template`)
+/// still replaces the resource for a change inside a list under it, and `ignore_changes` on
+/// that path still keeps the change out of the plan.
+#[tokio::test]
+async fn a_list_element_under_an_immutable_path_replaces_unless_ignored() {
+    let stack = |image: &str, ignore: bool| {
+        let lifecycle = if ignore {
+            "  lifecycle { ignore_changes = [\"spec.template\"] }\n"
+        } else {
+            ""
+        };
+        format!(
+            r#"
+stack jobs {{}}
+resource mem.thing job {{
+  name = "job"
+  spec = {{ template = {{ containers = [{{ name = "odoo", image = "{image}" }}, {{ name = "side", image = "x" }}] }} }}
+{lifecycle}}}
+"#
+        )
+    };
+    let fx = Fixture::new(&stack("odoo:18", false));
+    assert!(fx.apply(&fx.plan().await).await.ok());
+
+    fx.edit(&stack("odoo:19", false));
+    let replace = fx.plan().await;
+    assert_eq!(
+        actions(&replace),
+        [("mem.thing.job".to_owned(), Action::Replace)]
+    );
+    assert_eq!(
+        replace.changes[0].reasons,
+        ["`spec.template.containers[name=odoo].image` cannot be changed in place"]
+    );
+    assert!(replace.changes[0].diffs.iter().all(|d| d.forces_replace));
+
+    fx.edit(&stack("odoo:19", true));
+    assert_eq!(actions(&fx.plan().await), []);
+}
+
 /// Two providers may serve one resource type with different schemas: a resource is planned
 /// with the schema of the provider it uses, not of the first one declaring the type.
 #[tokio::test]
@@ -566,6 +736,91 @@ async fn plan_output_snapshots() {
     json["lineage"] = json!("(lineage)");
     json["config_hash"] = json!("(hash)");
     insta::assert_json_snapshot!("plan_json", json);
+}
+
+/// The blast radius groups a plan's changes by the group their provider reports (a tenant),
+/// or the one their module's resources agree on, and lists each group's effects; changes
+/// beside several tenants' resources, or at the root, are shared.
+#[tokio::test]
+async fn the_blast_radius_groups_changes_and_their_effects_by_tenant() {
+    let stack = |image: &str, release: &str, acme_size: u32, pool_size: u32| {
+        format!(
+            r#"
+stack br {{}}
+let image = "{image}"
+use lib.tenant as t for each ["acme", "globex"] {{
+  name = each.value
+  image = image
+  release = "{release}"
+  size = if each.value == "acme" then {acme_size} else 1
+}}
+use lib.pool as pool {{ size = {pool_size} }}
+resource mem.thing router {{ name = "router", spec = {{ template = {{ image = "traefik:3" }} }}, pod = {{ replicas = {pool_size} }} }}
+"#
+        )
+    };
+    let fx = Fixture::new(&stack("odoo:18", "r1", 1, 1));
+    std::fs::create_dir_all(fx.dir.path().join("blueprints/lib")).unwrap();
+    std::fs::write(
+        fx.dir.path().join("blueprints/lib/tenant.obp"),
+        r#"
+module lib.tenant
+param name: string
+param image: string
+param release: string
+param size: int
+resource mem.thing web { name = "web-${name}", tenant = name, pod = { containers = [{ name = "odoo", image = image }] } }
+resource mem.thing upgrade { name = "upgrade-${name}-${release}", tenant = name, job = true }
+resource mem.thing db { name = "db-${name}", size = size }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        fx.dir.path().join("blueprints/lib/pool.obp"),
+        r#"
+module lib.pool
+param size: int
+resource mem.thing a { name = "pool-acme", tenant = "acme" }
+resource mem.thing g { name = "pool-globex", tenant = "globex" }
+resource mem.thing spare { name = "pool-spare", size = size }
+"#,
+    )
+    .unwrap();
+    assert!(fx.apply(&fx.plan().await).await.ok());
+
+    // A new image for everyone, a new release (a new upgrade job per tenant), a bigger
+    // database for acme, a change to the pool's own resource and the router's pods.
+    fx.edit(&stack("odoo:19", "r2", 2, 2));
+    let plan = fx.plan().await;
+    let groups: Vec<(String, Option<String>)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| (c.address.clone(), c.impact.group.clone()))
+        .collect();
+    assert!(
+        groups.contains(&(
+            "t[\"acme\"].mem.thing.db".to_owned(),
+            Some("acme".to_owned())
+        )),
+        "a tenant's unlabelled database takes its module's group: {groups:?}"
+    );
+    assert!(
+        groups.contains(&("pool.mem.thing.spare".to_owned(), None)),
+        "beside two tenants' resources it stays shared: {groups:?}"
+    );
+    let text = render::human(&plan, false);
+    let section = &text[text
+        .find("\nBlast radius:")
+        .expect("a blast radius section")..];
+    insta::assert_snapshot!("blast_radius_human", section);
+    insta::assert_json_snapshot!("blast_radius_json", render::json(&plan)["blast_radius"]);
+
+    // A plan whose providers say nothing about groups or effects has no such section.
+    assert!(fx.apply(&plan).await.ok());
+    fx.edit(&stack("odoo:19", "r2", 2, 2).replace("name = \"router\"", "name = \"router\", x = 1"));
+    let quiet = render::human(&fx.plan().await, false);
+    assert!(!quiet.contains("Blast radius"), "{quiet}");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::{apps, autoscaling, batch, core, networking, policy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use obp_engine::provider::ReplaceOn;
+use obp_engine::provider::{ListKey, ReplaceOn};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -118,6 +118,20 @@ pub fn replace_on(kind: &Kind) -> Vec<ReplaceOn> {
     };
     paths.iter().map(|path| ReplaceOn::path(path)).collect()
 }
+
+/// The strategic merge keys (`patchMergeKey` in k8s.io/api) of the lists whose elements have
+/// no `name`, so that a plan diff shows a changed port or mount, not the whole list: a
+/// container's `ports` by `containerPort`, a Service's by `port` (tried in this order; a list
+/// where no key identifies every element is diffed whole), mounts by path, host aliases by IP.
+pub static LIST_KEYS: &[ListKey] = &[
+    ListKey::new("ports", "containerPort"),
+    ListKey::new("ports", "port"),
+    ListKey::new("volumeMounts", "mountPath"),
+    ListKey::new("volumeDevices", "devicePath"),
+    ListKey::new("hostAliases", "ip"),
+    ListKey::new("conditions", "type"),
+    ListKey::new("topologySpreadConstraints", "topologyKey"),
+];
 
 /// Deserialises into `T` and back; reports type errors and fields the type does not have.
 fn typed<T: DeserializeOwned + Serialize>(manifest: &Json) -> Vec<Problem> {

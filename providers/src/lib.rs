@@ -11,6 +11,7 @@ pub mod attrs;
 pub mod dns;
 pub mod external_secret;
 pub mod gitops;
+pub mod impact;
 pub mod kinds;
 pub mod kubernetes;
 pub mod manifest;

@@ -83,6 +83,7 @@ pub fn kind_schemas(computed: &[AttrSchema]) -> Vec<ResourceSchema> {
                 attributes,
                 open: true,
                 replace_on: kinds::replace_on(kind),
+                list_keys: kinds::LIST_KEYS.to_vec(),
                 doc: kind.doc,
             }
         })
@@ -213,6 +214,43 @@ mod tests {
 
     fn store() -> SecretStore {
         SecretStore::from_options(&BTreeMap::new()).unwrap()
+    }
+
+    /// Kubernetes lists whose elements have no `name` are diffed by their strategic merge
+    /// key: a container port by `containerPort`, a Service port by `port`, a mount by path.
+    #[test]
+    fn kubernetes_lists_are_diffed_by_their_merge_keys() {
+        let schemas = kind_schemas(&[]);
+        let schema = |rtype: &str| schemas.iter().find(|s| s.rtype == rtype).unwrap();
+        let paths = |rtype: &str, before: Json, after: Json| -> Vec<String> {
+            let map = |spec: Json| BTreeMap::from([("spec".to_owned(), spec)]);
+            obp_engine::plan::diff_maps(&map(before), &map(after), Some(schema(rtype)))
+                .into_iter()
+                .map(|d| d.path)
+                .collect()
+        };
+        let pod = |protocol: &str, mount: &str| {
+            json!({"template": {"spec": {"containers": [{
+                "name": "odoo",
+                "ports": [{"name": "http", "containerPort": 8069, "protocol": protocol},
+                          {"name": "websocket", "containerPort": 8072}],
+                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/odoo"},
+                                 {"name": "data", "mountPath": mount}],
+            }]}}})
+        };
+        assert_eq!(
+            paths("k8s.deployment", pod("TCP", "/tmp"), pod("UDP", "/scratch")),
+            [
+                "spec.template.spec.containers[name=odoo].ports[containerPort=8069].protocol",
+                "spec.template.spec.containers[name=odoo].volumeMounts[mountPath=/tmp]",
+                "spec.template.spec.containers[name=odoo].volumeMounts[mountPath=/scratch]",
+            ]
+        );
+        let service = |target: u16| json!({"ports": [{"port": 80, "targetPort": target}, {"port": 443, "targetPort": 8443}]});
+        assert_eq!(
+            paths("k8s.service", service(8069), service(8080)),
+            ["spec.ports[port=80].targetPort"]
+        );
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "a DNS zone on PowerDNS",
         },
         ResourceSchema {
@@ -107,6 +108,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "a record set (all records of one name and type)",
         },
     ]

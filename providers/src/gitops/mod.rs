@@ -184,6 +184,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
         ],
         open: false,
         replace_on: Vec::new(),
+        list_keys: Vec::new(),
         doc: "a plain text file, such as a rendered odoo.conf",
     });
     schemas
@@ -336,6 +337,10 @@ impl Provider for GitOps {
             })?
         };
         Ok(Self::recorded(&inputs, id.to_owned()))
+    }
+
+    fn impact(&self, change: &obp_engine::provider::ChangeRef<'_>) -> obp_engine::provider::Impact {
+        crate::impact::kubernetes(change)
     }
 
     fn describe_drift(

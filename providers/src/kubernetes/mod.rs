@@ -802,6 +802,10 @@ impl Provider for Kubernetes {
         Ok(Kubernetes::recorded(&inputs, &located, &live))
     }
 
+    fn impact(&self, change: &obp_engine::provider::ChangeRef<'_>) -> obp_engine::provider::Impact {
+        crate::impact::kubernetes(change)
+    }
+
     fn describe_drift(
         &self,
         resource: &ResourceRef<'_>,

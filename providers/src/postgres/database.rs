@@ -39,6 +39,7 @@ impl ResourceType for Database {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "a PostgreSQL database with its parameter baseline",
         }
     }

@@ -36,6 +36,7 @@ impl ResourceType for Extension {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "an extension created in one database",
         }
     }

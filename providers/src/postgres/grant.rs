@@ -54,6 +54,7 @@ impl ResourceType for Grant {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "privileges of a role on a database, a schema, or all tables or sequences of a schema",
         }
     }

@@ -172,6 +172,10 @@ impl Provider for Postgres {
         schemas()
     }
 
+    fn impact(&self, change: &obp_engine::provider::ChangeRef<'_>) -> obp_engine::provider::Impact {
+        crate::impact::data_store(change)
+    }
+
     fn validate(
         &self,
         resource: &ResourceRef<'_>,

@@ -57,6 +57,7 @@ impl ResourceType for Role {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "a PostgreSQL role (NOSUPERUSER NOCREATEDB NOCREATEROLE unless asked)",
         }
     }

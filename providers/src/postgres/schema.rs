@@ -30,6 +30,7 @@ impl ResourceType for Schema {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "a schema in one database",
         }
     }

@@ -335,6 +335,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
         ],
         open: false,
         replace_on: Vec::new(),
+        list_keys: Vec::new(),
         doc: "a Redis ACL user",
     }]
 }

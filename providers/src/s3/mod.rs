@@ -178,6 +178,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "an S3 bucket; destroying it never deletes objects, so a non-empty bucket is an error",
         },
         ResourceSchema {
@@ -193,6 +194,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "a bucket's access policy (not implemented by Garage)",
         },
         ResourceSchema {
@@ -217,6 +219,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
             ],
             open: false,
             replace_on: Vec::new(),
+            list_keys: Vec::new(),
             doc: "a small text object, such as a marker",
         },
     ]
@@ -237,6 +240,10 @@ impl Provider for S3 {
 
     fn schemas(&self) -> Vec<ResourceSchema> {
         schemas()
+    }
+
+    fn impact(&self, change: &obp_engine::provider::ChangeRef<'_>) -> obp_engine::provider::Impact {
+        crate::impact::data_store(change)
     }
 
     fn validate(
