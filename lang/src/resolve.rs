@@ -113,11 +113,12 @@ impl Resolver<'_, '_> {
                 ItemKind::Use(decl) => self.use_decl(decl),
                 ItemKind::Policy(decl) => {
                     self.scope.push("resource".to_owned());
+                    self.scope.push("resources".to_owned());
                     for rule in &decl.rules {
                         self.expr(&rule.condition);
                         self.expr(&rule.message);
                     }
-                    self.scope.pop();
+                    self.scope.truncate(self.scope.len() - 2);
                 }
                 ItemKind::Moved(decl) => self.record(&decl.body),
                 ItemKind::Module(_) | ItemKind::Type(_) => {}

@@ -4,7 +4,9 @@
 //!
 //! In a rule, `resource` is `{ type, name, address, module, key, provider, attrs }`: the
 //! instance's identity and its attributes under `attrs` (kept apart so that a resource's own
-//! `name` or `type` attribute never hides the identity). Levels follow Sentinel's
+//! `name` or `type` attribute never hides the identity); `resources` lists every instance in
+//! that shape, for rules about what a stack must hold beside a resource (a backup schedule in
+//! a production namespace). Levels follow Sentinel's
 //! enforcement levels: `hard` (the default) denials are errors, `soft` ones are errors unless
 //! overridden by name (`--override-policy`), `advisory` ones are warnings; `warn` rules are
 //! always warnings. A condition that reads values known only after apply cannot be decided
@@ -116,6 +118,8 @@ impl<'p> Evaluator<'p> {
             return;
         }
         let subjects: Vec<Value> = config.resources.iter().map(subject).collect();
+        // Shared by every rule's environment (one `Arc`, never copied per resource).
+        let all = Value::List(std::sync::Arc::new(subjects.clone()));
         for (inst, decl) in declared {
             let qualified = self.describe(inst, &decl.name.name);
             let level = match &decl.level {
@@ -151,7 +155,7 @@ impl<'p> Evaluator<'p> {
                 overridden,
             };
             for rule in &decl.rules {
-                self.check_rule(&policy, rule, config, &subjects);
+                self.check_rule(&policy, rule, config, &subjects, &all);
             }
         }
     }
@@ -162,11 +166,12 @@ impl<'p> Evaluator<'p> {
         rule: &PolicyRule,
         config: &mut Config,
         subjects: &[Value],
+        all: &Value,
     ) {
         let (policy, level, overridden) =
             (checked.name.as_str(), checked.level, checked.overridden);
         for (resource, subject) in config.resources.iter().zip(subjects) {
-            let finding = match self.outcome(checked.inst, rule, subject, policy, resource) {
+            let finding = match self.outcome(checked.inst, rule, subject, all, policy, resource) {
                 Outcome::Pass => continue,
                 Outcome::Broken => return,
                 Outcome::Undecided { secret } => {
@@ -211,12 +216,15 @@ impl<'p> Evaluator<'p> {
         inst: InstId,
         rule: &PolicyRule,
         subject: &Value,
+        all: &Value,
         policy: &str,
         resource: &Instance,
     ) -> Outcome {
         let ctx = Ctx {
             inst,
-            env: Env::empty().bind("resource", subject.clone()),
+            env: Env::empty()
+                .bind("resource", subject.clone())
+                .bind("resources", all.clone()),
         };
         let mark = self.diagnostics.len();
         // A policy reads resources; it adds no edge to the graph.
