@@ -209,6 +209,12 @@ impl Stack {
         match &self.state_at {
             StateAt::File => self.clear_stale_lock(),
             StateAt::Postgres { .. } => {
+                // The advisory lock ends with the killed run's session, once the server has
+                // seen its connection close: on a busy machine that takes a moment.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while self.lock_holder().is_some() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
                 let (code, output) = self.run(&["plan"]);
                 assert_eq!(
                     code,

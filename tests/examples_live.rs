@@ -697,15 +697,16 @@ fn next_release(text: &str) -> String {
     }
     if !text.contains("upgrade = [") {
         // The first Odoo stack module of the file gets an upgrade list.
+        // After the image of the first Odoo stack module (the one that runs Odoo).
         let mut at = 0;
         for line in out.lines() {
             at += line.len() + 1;
-            if line.starts_with("use odoo.") && line.ends_with('{') {
+            if line.starts_with("  image = ") {
                 out.insert_str(at, "  upgrade = [\"crm\"]\n");
                 return out;
             }
         }
-        panic!("no Odoo stack module in:\n{text}");
+        panic!("no Odoo stack module with an image in:\n{text}");
     }
     out
 }

@@ -138,6 +138,13 @@ pub enum StateError {
     /// The lock this run held is gone (its database session ended): another run may hold it.
     #[error("the state lock on {location} was lost: {reason}")]
     LockLost { location: String, reason: String },
+    /// The audit trail does not verify: a record was edited, removed, inserted or damaged.
+    #[error("the audit trail of {location} is broken at record {position}: {why}")]
+    AuditBroken {
+        location: String,
+        position: usize,
+        why: String,
+    },
 }
 
 impl IntoDiagnostic for StateError {
@@ -201,6 +208,8 @@ impl IntoDiagnostic for StateError {
                 .help("nothing was read or written; the entries before that line are intact: keep a copy of the journal, delete the damaged line (or everything from it on), then run `obp plan`: it reads the live objects and shows what state lost"),
             StateError::LockLost { .. } => Diagnostic::error("E0618", message)
                 .help("this run started nothing new after it noticed and did not write its final state; wait for any other run to finish, then run `obp plan` to see what is left"),
+            StateError::AuditBroken { .. } => Diagnostic::error("E0619", message)
+                .help("the records before it hold; compare the trail with a copy kept elsewhere (`obp audit --json`, the head hash `obp audit verify` prints) to see what was changed, and find out who had write access"),
         }
     }
 }

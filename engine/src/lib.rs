@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod apply;
+pub mod audit;
 pub mod claims;
 pub mod codec;
 pub mod errors;

@@ -423,6 +423,17 @@ impl Backend for FaultyBackend {
         self.inner.write(state).await
     }
 
+    async fn audit(
+        &self,
+        record: crate::audit::Record,
+    ) -> Result<crate::audit::Record, StateError> {
+        self.inner.audit(record).await
+    }
+
+    async fn audit_trail(&self) -> Result<Vec<crate::audit::Record>, StateError> {
+        self.inner.audit_trail().await
+    }
+
     async fn append(&self, entries: &[JournalEntry]) -> Result<(), StateError> {
         if entries.is_empty() {
             return Ok(());

@@ -1,5 +1,6 @@
 //! `obp apply` and `obp destroy`: plan (or load a saved plan), confirm, walk, report.
 
+use super::audit;
 use super::errors::{CliError, CliResult};
 use super::output::{say, say_raw};
 use std::io::{BufRead, IsTerminal};
@@ -186,7 +187,8 @@ pub async fn run(command: &Args, destroy: bool, color: Color) -> CliResult<ExitC
     say_raw!("{}", render::human(&made, matches!(color, Color::Always)))?;
     if !made.has_changes() {
         if made.drift.is_empty() {
-            return Ok(ExitCode::SUCCESS);
+            let entry = audit::Entry::new(&stack, command_name(flags.destroy)).plan(&made);
+            return Ok(audit::ending(entry, &stack, 0).await);
         }
         // Live already matches the configuration, but not state (an apply killed after its
         // write, or a hand change to exactly the configured value): record what is live, so
@@ -195,6 +197,10 @@ pub async fn run(command: &Args, destroy: bool, color: Color) -> CliResult<ExitC
     }
     if !flags.auto_approve && !confirm(flags.destroy).await? {
         say!("Apply cancelled.")?;
+        let entry = audit::Entry::new(&stack, command_name(flags.destroy))
+            .plan(&made)
+            .detail("cancelled at the confirmation".to_owned());
+        audit::ending(entry, &stack, 1).await;
         return Ok(ExitCode::FAILURE);
     }
     execute(&stack, &made, &flags, &lock.info().id).await
@@ -340,11 +346,18 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags, lock_id: &str) -> Cl
         }
     }
     stack.report(&diagnostics);
+    let entry = audit::Entry::new(stack, command_name(flags.destroy))
+        .plan(made)
+        .report(&report);
     if report.ok() && diagnostics.is_empty() {
         say!("\nApply complete: {summary}.")?;
         print_outputs(&report.state.outputs)?;
-        Ok(ExitCode::SUCCESS)
+        Ok(audit::ending(entry, stack, 0).await)
     } else {
+        let code = super::interrupt::exit_status(&options.stop);
+        if audit::ending(entry, stack, code).await != ExitCode::from(code) {
+            say!("The audit trail lacks this apply (see the error above).")?;
+        }
         match &report.halted {
             Some(reason) => say!(
                 "\nApply stopped ({reason}): {summary}; {} failed, {} skipped, {} not started.",
@@ -380,7 +393,16 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags, lock_id: &str) -> Cl
         } else {
             say!("Everything that succeeded is recorded in state; fix the cause and run apply again.")?;
         }
-        Ok(super::interrupt::exit_code(&options.stop))
+        Ok(ExitCode::from(code))
+    }
+}
+
+/// The command a plan's walk records itself under.
+fn command_name(destroy: bool) -> &'static str {
+    if destroy {
+        "destroy"
+    } else {
+        "apply"
     }
 }
 

@@ -39,12 +39,13 @@ pub fn walking(stop: Stop, lock_id: &str) -> Walking {
     Walking
 }
 
-/// The exit code of a walk that ended without success: the signal's when one stopped it.
-pub fn exit_code(stop: &Stop) -> ExitCode {
+/// The exit status of a walk that did not complete: 130 after SIGINT, 143 after SIGTERM,
+/// else 1.
+pub fn exit_status(stop: &Stop) -> u8 {
     match stop.reason() {
-        Some(reason) if reason.contains("SIGTERM") => ExitCode::from(143),
-        Some(_) => ExitCode::from(130),
-        None => ExitCode::FAILURE,
+        Some(reason) if reason.contains("SIGTERM") => 143,
+        Some(_) => 130,
+        None => 1,
     }
 }
 

@@ -7,6 +7,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod apply;
+mod audit;
 mod drift;
 mod errors;
 mod eval;
@@ -107,6 +108,8 @@ enum Command {
     Providers(StackArgs),
     /// Remove a lock left behind by a crashed operation
     ForceUnlock(state::UnlockArgs),
+    /// Show the audit trail (who ran what, when, with which outcome); `obp audit verify` checks it
+    Audit(audit::Args),
     /// Format .obp files canonically (in place, or check with --check)
     Fmt(fmt::Args),
     /// Explain an error code, or list all codes
@@ -197,6 +200,7 @@ pub fn main() -> ExitCode {
             Command::Graph(args) => graph::run(args, color).await,
             Command::Providers(stack) => graph::providers(stack, color).await,
             Command::ForceUnlock(args) => state::force_unlock(args, color).await,
+            Command::Audit(args) => audit::run(args, color).await,
             Command::Fmt(args) => fmt::run(args, color),
             Command::Explain(args) => explain::run(args),
         }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use obp_engine::plan::{plan, Plan, PlanOptions};
 use obp_engine::{render, saved};
 
+use super::audit;
 use super::errors::CliResult;
 use super::output::{say, say_raw, Color};
 use super::stack::{Failed, Policies, Stack};
@@ -118,9 +119,15 @@ pub async fn run(flags: &Args, color: Color) -> CliResult<ExitCode> {
             )?;
         }
     }
-    Ok(if flags.detailed_exitcode && made.has_changes() {
-        ExitCode::from(2)
+    let code = if flags.detailed_exitcode && made.has_changes() {
+        2
     } else {
-        ExitCode::SUCCESS
-    })
+        0
+    };
+    let command = if flags.destroy {
+        "plan -destroy"
+    } else {
+        "plan"
+    };
+    Ok(audit::ending(audit::Entry::new(&stack, command).plan(&made), &stack, code).await)
 }

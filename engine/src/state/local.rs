@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::{Backend, JournalEntry, LockGuard, LockInfo, State, FORMAT_VERSION};
+use crate::audit::{Record, GENESIS};
 use crate::errors::StateError;
 
 /// The id `force-unlock` takes for a lock file that names no holder.
@@ -46,6 +47,11 @@ impl LocalBackend {
 
     pub fn lock_path(&self) -> PathBuf {
         self.sibling(".lock")
+    }
+
+    /// The audit trail: one JSON record per line.
+    pub fn audit_path(&self) -> PathBuf {
+        self.sibling(".audit")
     }
 
     fn io(&self, path: &Path, error: std::io::Error) -> StateError {
@@ -198,6 +204,105 @@ impl LocalBackend {
     }
 }
 
+impl LocalBackend {
+    /// Appends under an exclusive lock on the trail itself (commands that hold no state lock,
+    /// such as plan, append too), chained to the last complete record.
+    fn audit_sync(&self, record: Record) -> Result<Record, StateError> {
+        let path = self.audit_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|e| self.io(dir, e))?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)
+            .map_err(|e| self.io(&path, e))?;
+        file.lock().map_err(|e| self.io(&path, e))?;
+        cut_torn_tail(&mut file).map_err(|e| self.io(&path, e))?;
+        let prev = match last_line(&mut file).map_err(|e| self.io(&path, e))? {
+            None => GENESIS.to_owned(),
+            Some(line) => match serde_json::from_slice::<Record>(&line) {
+                Ok(last) => last.hash,
+                // Reading the whole trail says at which record it breaks.
+                Err(e) => {
+                    let count = self.audit_trail_sync()?.len();
+                    return Err(StateError::AuditBroken {
+                        location: self.describe(),
+                        position: count,
+                        why: format!("it cannot be read ({e})"),
+                    });
+                }
+            },
+        };
+        let sealed = record.sealed(&prev);
+        let mut line = serde_json::to_string(&sealed).map_err(|e| StateError::Corrupt {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        line.push('\n');
+        file.write_all(line.as_bytes())
+            .map_err(|e| self.io(&path, e))?;
+        file.sync_data().map_err(|e| self.io(&path, e))?;
+        Ok(sealed)
+    }
+
+    fn audit_trail_sync(&self) -> Result<Vec<Record>, StateError> {
+        let path = self.audit_path();
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(&path, e)),
+        };
+        let mut records = Vec::new();
+        // A torn last line (a crash mid-append) was never acknowledged: not a record.
+        let complete = match bytes.iter().rposition(|b| *b == b'\n') {
+            Some(end) => &bytes[..=end],
+            None => &[][..],
+        };
+        for line in complete.split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let record =
+                serde_json::from_slice::<Record>(line).map_err(|e| StateError::AuditBroken {
+                    location: self.describe(),
+                    position: records.len() + 1,
+                    why: format!("it cannot be read ({e})"),
+                })?;
+            records.push(record);
+        }
+        Ok(records)
+    }
+}
+
+/// The last line of a file that ends with a newline, without it; `None` if empty.
+fn last_line(file: &mut File) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // Read back in blocks until the newline before the last line (or the start).
+    let mut tail: Vec<u8> = Vec::new();
+    let mut end = len - 1;
+    loop {
+        let start = end.saturating_sub(64 * 1024);
+        let mut block = vec![0u8; (end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut block)?;
+        block.extend_from_slice(&tail);
+        tail = block;
+        if let Some(at) = tail.iter().rposition(|b| *b == b'\n') {
+            return Ok(Some(tail[at + 1..].to_vec()));
+        }
+        if start == 0 {
+            return Ok(Some(tail));
+        }
+        end = start;
+    }
+}
+
 /// The entries of a journal. Every entry is one line ending in `\n`, written whole by one
 /// append; a crash mid-append can only leave an incomplete last line (no `\n`), which was never
 /// acknowledged and is skipped. A complete line that is not an entry is damage nothing explains:
@@ -318,6 +423,14 @@ impl Backend for LocalBackend {
 
     async fn append(&self, entries: &[JournalEntry]) -> Result<(), StateError> {
         self.append_sync(entries)
+    }
+
+    async fn audit(&self, record: Record) -> Result<Record, StateError> {
+        self.audit_sync(record)
+    }
+
+    async fn audit_trail(&self) -> Result<Vec<Record>, StateError> {
+        self.audit_trail_sync()
     }
 
     async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError> {

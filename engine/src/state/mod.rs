@@ -256,6 +256,13 @@ pub trait Backend: Send + Sync {
     async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError>;
     /// Removes a lock left by a crashed run, if its id matches.
     async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError>;
+    /// Appends a record to the audit trail, chained after the last one (appends from
+    /// concurrent commands are serialised); returns it sealed.
+    async fn audit(&self, record: crate::audit::Record)
+        -> Result<crate::audit::Record, StateError>;
+    /// The audit trail, oldest first. A record that cannot be read is
+    /// [`StateError::AuditBroken`].
+    async fn audit_trail(&self) -> Result<Vec<crate::audit::Record>, StateError>;
     /// Whether the lock this backend took is known to be lost (cheap: no round trip). A
     /// backend that can lose its lock checks it before every write and on a heartbeat.
     fn lost(&self) -> Option<StateError> {

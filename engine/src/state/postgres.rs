@@ -35,6 +35,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use super::{Backend, JournalEntry, LockGuard, LockInfo, State, FORMAT_VERSION};
+use crate::audit::{Record, GENESIS};
 use crate::errors::StateError;
 use crate::pg::{quote_ident, Client, Target};
 
@@ -251,6 +252,7 @@ impl PostgresBackend {
         let states = self.table("states");
         let journal = self.table("journal");
         let locks = self.table("locks");
+        let audit = self.table("audit");
         let ddl = format!(
             "CREATE SCHEMA IF NOT EXISTS {schema};
              CREATE TABLE IF NOT EXISTS {states} (
@@ -274,7 +276,23 @@ impl PostgresBackend {
                workspace text PRIMARY KEY,
                info text NOT NULL,
                locked_at timestamptz NOT NULL DEFAULT now()
-             );"
+             );
+             CREATE TABLE IF NOT EXISTS {audit} (
+               id bigserial PRIMARY KEY,
+               workspace text NOT NULL,
+               record text NOT NULL,
+               recorded_at timestamptz NOT NULL DEFAULT now()
+             );
+             CREATE INDEX IF NOT EXISTS audit_workspace_id ON {audit} (workspace, id);
+             CREATE OR REPLACE FUNCTION {schema}.obp_audit_append_only() RETURNS trigger
+               LANGUAGE plpgsql AS $$
+               BEGIN
+                 RAISE EXCEPTION 'the obp audit trail is append-only: % is refused', TG_OP;
+               END $$;
+             CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON {audit}
+               FOR EACH ROW EXECUTE FUNCTION {schema}.obp_audit_append_only();
+             CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON {audit}
+               FOR EACH STATEMENT EXECUTE FUNCTION {schema}.obp_audit_append_only();"
         );
         let txn = client.transaction().await.map_err(|e| self.db(&e))?;
         // Concurrent `CREATE … IF NOT EXISTS` can still collide: serialise them.
@@ -428,6 +446,21 @@ impl Drop for PostgresLock {
             tokio::task::block_in_place(|| handle.block_on(release));
         } else {
             handle.spawn(release);
+        }
+    }
+}
+
+impl PostgresBackend {
+    /// The transaction-level key that serialises audit appends of this workspace.
+    fn audit_key(&self) -> i64 {
+        key(&format!("obp-audit:{}:{}", self.schema, self.workspace))
+    }
+
+    fn audit_broken(&self, position: usize, why: String) -> StateError {
+        StateError::AuditBroken {
+            location: self.describe(),
+            position,
+            why,
         }
     }
 }
@@ -590,6 +623,70 @@ impl Backend for PostgresBackend {
             .await
             .map_err(|e| self.db(&e))?;
         Ok(())
+    }
+
+    async fn audit(&self, record: Record) -> Result<Record, StateError> {
+        let last_sql = format!(
+            "SELECT record, count(*) OVER () FROM {} WHERE workspace = $1 ORDER BY id DESC LIMIT 1",
+            self.table("audit")
+        );
+        let insert_sql = format!(
+            "INSERT INTO {} (workspace, record) VALUES ($1, $2)",
+            self.table("audit")
+        );
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(|e| self.db(&e))?;
+        // One append at a time per workspace, so two commands never chain to the same record.
+        txn.execute("SELECT pg_advisory_xact_lock($1)", &[&self.audit_key()])
+            .await
+            .map_err(|e| self.db(&e))?;
+        let last = txn
+            .query_opt(&last_sql, &[&self.workspace])
+            .await
+            .map_err(|e| self.db(&e))?
+            .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1)));
+        let prev = match last {
+            None => GENESIS.to_owned(),
+            Some((text, count)) => {
+                serde_json::from_str::<Record>(&text)
+                    .map_err(|e| {
+                        self.audit_broken(
+                            usize::try_from(count).unwrap_or(0),
+                            format!("it cannot be read ({e})"),
+                        )
+                    })?
+                    .hash
+            }
+        };
+        let sealed = record.sealed(&prev);
+        let text = serde_json::to_string(&sealed).map_err(|e| StateError::Corrupt {
+            path: self.table("audit"),
+            reason: e.to_string(),
+        })?;
+        txn.execute(&insert_sql, &[&self.workspace, &text])
+            .await
+            .map_err(|e| self.db(&e))?;
+        txn.commit().await.map_err(|e| self.db(&e))?;
+        Ok(sealed)
+    }
+
+    async fn audit_trail(&self) -> Result<Vec<Record>, StateError> {
+        let sql = format!(
+            "SELECT record FROM {} WHERE workspace = $1 ORDER BY id",
+            self.table("audit")
+        );
+        let client = self.client().await?;
+        let rows = client
+            .query(&sql, &[&self.workspace])
+            .await
+            .map_err(|e| self.db(&e))?;
+        rows.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                serde_json::from_str::<Record>(&row.get::<_, String>(0))
+                    .map_err(|e| self.audit_broken(i + 1, format!("it cannot be read ({e})")))
+            })
+            .collect()
     }
 
     async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError> {

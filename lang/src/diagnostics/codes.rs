@@ -94,6 +94,7 @@ catalogue! {
     "E0615" => "two resources claim one object",
     "E0617" => "state journal damaged",
     "E0618" => "state lock lost",
+    "E0619" => "audit trail broken",
     "E0701" => "no provider for a resource type",
     "E0702" => "invalid attribute",
     "E0703" => "provider configuration",

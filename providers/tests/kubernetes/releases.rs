@@ -67,7 +67,7 @@ async fn live_a_job_whose_template_changes_is_replaced_not_updated() {
     );
     assert_eq!(
         release.changes[0].reasons,
-        ["`spec.template.spec.containers` cannot be changed in place"]
+        ["`spec.template.spec.containers[name=m].image` cannot be changed in place"]
     );
     let (report, ()) = tokio::join!(
         fx.apply(&release),
