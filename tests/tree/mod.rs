@@ -123,6 +123,7 @@ pub fn assert_odoo_rules(name: &str, rendered: &BTreeMap<String, String>) {
     }
     assert!(deployments >= 2, "{name}: an HTTP and a cron Deployment");
     assert_rwo_pods_share_a_node(name, &objects);
+    assert_s3_attachments_are_stored_in_s3(name, &objects);
 
     let routes: Vec<&Json> = objects
         .iter()
@@ -261,6 +262,40 @@ fn assert_rwo_pods_share_a_node(name: &str, objects: &[(String, Json)]) {
                     if selected { "does not mount" } else { "mounts" },
                 );
             }
+        }
+    }
+}
+
+/// Odoo writes attachments to data_dir only: where the HTTP pods point at a bucket
+/// (`AWS_BUCKETNAME`), the namespace's odoo.conf must load `attachment_s3` server-wide (the
+/// init Jobs install it and switch `ir_attachment.location`; `tests/examples.rs` checks those).
+fn assert_s3_attachments_are_stored_in_s3(name: &str, objects: &[(String, Json)]) {
+    for (path, object) in objects.iter().filter(|(_, o)| o["kind"] == "Deployment") {
+        let on_s3 = containers(&object["spec"]["template"]["spec"])
+            .iter()
+            .flat_map(|c| c["env"].as_array().into_iter().flatten())
+            .any(|e| e["name"] == "AWS_BUCKETNAME");
+        if !on_s3 {
+            continue;
+        }
+        let namespace = &object["metadata"]["namespace"];
+        let confs: Vec<&str> = objects
+            .iter()
+            .filter(|(_, o)| o["kind"] == "ConfigMap" && &o["metadata"]["namespace"] == namespace)
+            .flat_map(|(_, o)| o["data"].as_object().into_iter().flatten())
+            .filter(|(key, _)| key.ends_with(".conf"))
+            .filter_map(|(_, text)| text.as_str())
+            .collect();
+        assert!(!confs.is_empty(), "{name} {path}: no odoo.conf beside it");
+        for conf in confs {
+            let modules = conf
+                .lines()
+                .find_map(|l| l.strip_prefix("server_wide_modules = "))
+                .unwrap_or_default();
+            assert!(
+                modules.split(',').any(|m| m == "attachment_s3"),
+                "{name} {path}: its pods use a bucket but odoo.conf loads {modules}"
+            );
         }
     }
 }
