@@ -540,3 +540,219 @@ fn tenants_of_a_shared_platform_do_not_wait_for_each_other() {
     assert!(at("k8s.job.checkpoint[\"t7\"]") < at("k8s.job.upgrade[\"t7\"]"));
     assert!(at("k8s.job.upgrade[\"t7\"]") < at("k8s.deployment.web"));
 }
+
+/// The resources of an example's configuration (with `vars`) as JSON attributes, with their
+/// type and address.
+fn resources_of(example: &str, vars: &[(&str, &str)]) -> Vec<(String, String, Json)> {
+    let config = tree::evaluate(&Path::new("examples").join(example), vars, example);
+    config
+        .resources
+        .iter()
+        .map(|r| {
+            let attrs =
+                obp_engine::codec::to_json(&obp_lang::value::Value::record(r.attrs.clone()));
+            (r.rtype.clone(), r.address.clone(), attrs)
+        })
+        .collect()
+}
+
+/// The containers and init containers of a workload's pod template.
+fn pod_containers(rtype: &str, attrs: &Json) -> Vec<Json> {
+    let spec = match rtype {
+        "k8s.cron_job" => &attrs["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        _ => &attrs["spec"]["template"]["spec"],
+    };
+    ["initContainers", "containers"]
+        .iter()
+        .filter_map(|k| spec[*k].as_array())
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+/// A container's plain environment value.
+fn env_value<'a>(container: &'a Json, name: &str) -> Option<&'a str> {
+    container["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)?["value"]
+        .as_str()
+}
+
+/// The Secret a container's environment variable is read from.
+fn env_secret<'a>(container: &'a Json, name: &str) -> Option<&'a str> {
+    container["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)?["valueFrom"]["secretKeyRef"]["name"]
+        .as_str()
+}
+
+/// Odoo writes attachments to data_dir only: an instance whose pods keep data_dir on an
+/// emptyDir and point at a bucket must load `attachment_s3` server-wide, install it in every
+/// database, and switch the database's attachment location to it (after the install, in
+/// the init Job's pod), or attachments are lost on restart and differ between replicas.
+#[test]
+fn an_s3_filestore_installs_and_configures_the_attachment_module() {
+    let mut instances = 0;
+    for example in ["dedicated", "saas", "hybrid"] {
+        let resources = resources_of(example, &[]);
+        let namespace = |attrs: &Json| attrs["metadata"]["namespace"].as_str().map(str::to_owned);
+        let on_s3: std::collections::BTreeSet<String> = resources
+            .iter()
+            .filter(|(rtype, _, _)| rtype == "k8s.deployment")
+            .filter(|(rtype, _, attrs)| {
+                pod_containers(rtype, attrs)
+                    .iter()
+                    .any(|c| env_value(c, "AWS_BUCKETNAME").is_some())
+            })
+            .filter_map(|(_, _, attrs)| namespace(attrs))
+            .collect();
+        assert!(!on_s3.is_empty(), "{example} has an S3 filestore");
+        for ns in on_s3 {
+            instances += 1;
+            let here: Vec<_> = resources
+                .iter()
+                .filter(|(_, _, a)| namespace(a).as_deref() == Some(&ns))
+                .collect();
+            let confs: Vec<&str> = here
+                .iter()
+                .filter(|(rtype, _, _)| rtype == "k8s.config_map")
+                .filter_map(|(_, _, a)| a["data"]["odoo.conf"].as_str())
+                .collect();
+            assert!(!confs.is_empty(), "{example} {ns}: odoo.conf");
+            for conf in confs {
+                let modules = conf
+                    .lines()
+                    .find_map(|l| l.strip_prefix("server_wide_modules = "))
+                    .unwrap_or_default();
+                assert!(
+                    modules.split(',').any(|m| m == "attachment_s3"),
+                    "{example} {ns}: attachment_s3 is not loaded server-wide: {modules}"
+                );
+            }
+            let inits: Vec<_> = here
+                .iter()
+                .filter(|(rtype, address, _)| rtype == "k8s.job" && address.contains(".init["))
+                .collect();
+            assert!(!inits.is_empty(), "{example} {ns}: init Jobs");
+            for (_, address, attrs) in inits {
+                let spec = &attrs["spec"]["template"]["spec"];
+                let installs = |c: &Json| {
+                    let args: Vec<&str> = c["args"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Json::as_str)
+                        .collect();
+                    args.windows(2)
+                        .any(|w| w[0] == "-i" && w[1].split(',').any(|m| m == "attachment_s3"))
+                };
+                let install = spec["initContainers"].as_array().into_iter().flatten();
+                assert!(
+                    install.clone().any(installs),
+                    "{example} {address}: attachment_s3 is not installed first"
+                );
+                let setup = spec["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| {
+                        env_value(c, "OBP_STORAGE_SETUP").is_some_and(|code| {
+                            code.contains("set_param('ir_attachment.location', 's3')")
+                                && code.contains("force_storage()")
+                                && code.contains("commit()")
+                        })
+                    });
+                let setup = setup.unwrap_or_else(|| {
+                    panic!("{example} {address}: nothing sets ir_attachment.location = s3")
+                });
+                let command = setup.to_string();
+                assert!(
+                    command.contains("odoo shell"),
+                    "{example} {address}: {command}"
+                );
+            }
+        }
+    }
+    assert!(instances >= 3, "instances on S3: {instances}");
+}
+
+/// On a shared platform every tenant gets a bucket of its own (attachment_s3 replaces `{db}`
+/// in the bucket name), its backup copies that bucket only, read with the tenant's own
+/// credentials (a secret store path per tenant), and each bucket's policy lets in only that
+/// tenant's principal and the platform's: no tenant's backup holds another's attachments.
+#[test]
+fn each_saas_tenant_has_its_own_filestore_bucket_credentials_and_backup() {
+    let resources = resources_of("saas", &[]);
+    let tenants = ["acme", "globex", "initech", "umbrella", "hooli"];
+    let odoo_buckets: std::collections::BTreeSet<String> = resources
+        .iter()
+        .filter(|(rtype, _, _)| rtype == "k8s.deployment")
+        .flat_map(|(rtype, _, a)| pod_containers(rtype, a))
+        .filter_map(|c| env_value(&c, "AWS_BUCKETNAME").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        odoo_buckets.into_iter().collect::<Vec<_>>(),
+        ["saas-prod-filestore-{db}"]
+    );
+    let buckets: Vec<&str> = resources
+        .iter()
+        .filter(|(rtype, address, _)| rtype == "s3.bucket" && address.contains("filestore"))
+        .filter_map(|(_, _, a)| a["name"].as_str())
+        .collect();
+    let external_secret = |name: &str| {
+        resources
+            .iter()
+            .find(|(rtype, _, a)| rtype == "k8s.external_secret" && a["metadata"]["name"] == name)
+            .map(|(_, _, a)| a.to_string())
+            .unwrap_or_else(|| panic!("no ExternalSecret {name}"))
+    };
+    for tenant in tenants {
+        let own = format!("saas-prod-filestore-{tenant}");
+        assert!(buckets.contains(&own.as_str()), "{own} in {buckets:?}");
+        let backup = resources
+            .iter()
+            .find(|(rtype, address, _)| {
+                rtype == "k8s.cron_job" && address.ends_with(&format!("backup[\"{tenant}\"]"))
+            })
+            .unwrap_or_else(|| panic!("no backup CronJob for {tenant}"));
+        let containers = pod_containers(&backup.0, &backup.2);
+        let container = &containers[0];
+        assert_eq!(
+            env_value(container, "FILESTORE_BUCKET"),
+            Some(own.as_str()),
+            "{tenant}'s backup copies another bucket"
+        );
+        for key in ["FILESTORE_ACCESS_KEY_ID", "FILESTORE_SECRET_ACCESS_KEY"] {
+            let secret = env_secret(container, key)
+                .unwrap_or_else(|| panic!("{tenant}'s backup has no {key}"));
+            let paths = external_secret(secret);
+            assert!(
+                paths.contains(&format!("odoo/prod/saas/tenants/{tenant}/filestore-")),
+                "{tenant}'s backup reads its bucket with {secret}: {paths}"
+            );
+            for other in tenants.iter().filter(|t| **t != tenant) {
+                assert!(
+                    !paths.contains(&format!("/tenants/{other}/")),
+                    "{tenant}: {paths}"
+                );
+            }
+        }
+        let policy = resources
+            .iter()
+            .find(|(rtype, _, a)| rtype == "s3.bucket_policy" && a["bucket"] == own.as_str())
+            .unwrap_or_else(|| panic!("no policy on {own}"));
+        let allowed =
+            &policy.2["policy"]["Statement"][0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"];
+        assert_eq!(
+            allowed,
+            &serde_json::json!([
+                format!("arn:aws:iam::123456789012:user/odoo-saas-prod-{tenant}"),
+                "arn:aws:iam::123456789012:user/odoo-saas-prod"
+            ]),
+            "{own}"
+        );
+        assert_eq!(policy.2["policy"]["Statement"][0]["Effect"], "Deny");
+    }
+}

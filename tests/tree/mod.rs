@@ -122,6 +122,8 @@ pub fn assert_odoo_rules(name: &str, rendered: &BTreeMap<String, String>) {
         }
     }
     assert!(deployments >= 2, "{name}: an HTTP and a cron Deployment");
+    assert_rwo_pods_share_a_node(name, &objects);
+    assert_s3_attachments_are_stored_in_s3(name, &objects);
 
     let routes: Vec<&Json> = objects
         .iter()
@@ -176,4 +178,124 @@ pub fn assert_odoo_rules(name: &str, rendered: &BTreeMap<String, String>) {
         websocket_routed,
         "{name}: /websocket must route to port {port}"
     );
+}
+
+/// The pod template of a workload, with the labels its pods get.
+fn pod_template(object: &Json) -> Option<&Json> {
+    match object["kind"].as_str()? {
+        "Deployment" | "StatefulSet" | "Job" => Some(&object["spec"]["template"]),
+        "CronJob" => Some(&object["spec"]["jobTemplate"]["spec"]["template"]),
+        _ => None,
+    }
+}
+
+/// Whether every `matchLabels` entry of `selector` is among `labels`.
+fn selects(selector: &Json, labels: &Json) -> bool {
+    selector["matchLabels"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
+/// A ReadWriteOnce claim attaches to one node: every pod that mounts one (the HTTP and cron
+/// pods, the init and upgrade Jobs, backups, checkpoints, refreshes) must *require* the node of
+/// the others, or it may hang on a multi-attach error until its deadline (a lost backup).
+/// Each such pod requires, per node, a pod selected by one selector that selects every pod
+/// mounting the claim (its own labels included, so the first pod of the group can start
+/// when no other runs), and no pod that does not mount it.
+fn assert_rwo_pods_share_a_node(name: &str, objects: &[(String, Json)]) {
+    let rwo_claims: Vec<&str> = objects
+        .iter()
+        .filter(|(_, o)| o["kind"] == "PersistentVolumeClaim")
+        .filter(|(_, o)| {
+            o["spec"]["accessModes"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|a| a == "ReadWriteOnce"))
+        })
+        .filter_map(|(_, o)| o["metadata"]["name"].as_str())
+        .collect();
+    for claim in rwo_claims {
+        let mounts_claim = |template: &Json| {
+            template["spec"]["volumes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|v| v["persistentVolumeClaim"]["claimName"] == claim)
+        };
+        let templates: Vec<(&String, &Json)> = objects
+            .iter()
+            .filter_map(|(path, o)| pod_template(o).map(|t| (path, t)))
+            .collect();
+        let mounting: Vec<_> = templates.iter().filter(|(_, t)| mounts_claim(t)).collect();
+        assert!(
+            mounting.len() >= 2,
+            "{name}: the claim {claim} is mounted by the HTTP and cron pods at least"
+        );
+        for (path, template) in &mounting {
+            let labels = &template["metadata"]["labels"];
+            let terms = template["spec"]["affinity"]["podAffinity"]
+                ["requiredDuringSchedulingIgnoredDuringExecution"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let term = terms
+                .iter()
+                .find(|t| t["topologyKey"] == "kubernetes.io/hostname")
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{name} {path}: mounts the ReadWriteOnce claim {claim} without a \
+                         required pod affinity to its node"
+                    )
+                });
+            let selector = &term["labelSelector"];
+            assert!(
+                selects(selector, labels),
+                "{name} {path}: its required affinity {selector} does not select the pod \
+                 itself, so it cannot start while no other pod of the claim {claim} runs"
+            );
+            for (other, template) in &templates {
+                let selected = selects(selector, &template["metadata"]["labels"]);
+                assert_eq!(
+                    selected,
+                    mounts_claim(template),
+                    "{name} {path}: its affinity {selector} {} {other}, which {} {claim}",
+                    if selected { "selects" } else { "misses" },
+                    if selected { "does not mount" } else { "mounts" },
+                );
+            }
+        }
+    }
+}
+
+/// Odoo writes attachments to data_dir only: where the HTTP pods point at a bucket
+/// (`AWS_BUCKETNAME`), the namespace's odoo.conf must load `attachment_s3` server-wide (the
+/// init Jobs install it and switch `ir_attachment.location`; `tests/examples.rs` checks those).
+fn assert_s3_attachments_are_stored_in_s3(name: &str, objects: &[(String, Json)]) {
+    for (path, object) in objects.iter().filter(|(_, o)| o["kind"] == "Deployment") {
+        let on_s3 = containers(&object["spec"]["template"]["spec"])
+            .iter()
+            .flat_map(|c| c["env"].as_array().into_iter().flatten())
+            .any(|e| e["name"] == "AWS_BUCKETNAME");
+        if !on_s3 {
+            continue;
+        }
+        let namespace = &object["metadata"]["namespace"];
+        let confs: Vec<&str> = objects
+            .iter()
+            .filter(|(_, o)| o["kind"] == "ConfigMap" && &o["metadata"]["namespace"] == namespace)
+            .flat_map(|(_, o)| o["data"].as_object().into_iter().flatten())
+            .filter(|(key, _)| key.ends_with(".conf"))
+            .filter_map(|(_, text)| text.as_str())
+            .collect();
+        assert!(!confs.is_empty(), "{name} {path}: no odoo.conf beside it");
+        for conf in confs {
+            let modules = conf
+                .lines()
+                .find_map(|l| l.strip_prefix("server_wide_modules = "))
+                .unwrap_or_default();
+            assert!(
+                modules.split(',').any(|m| m == "attachment_s3"),
+                "{name} {path}: its pods use a bucket but odoo.conf loads {modules}"
+            );
+        }
+    }
 }
