@@ -60,6 +60,16 @@ impl Servers {
     }
 }
 
+/// PATH with the test server's PostgreSQL tools first (`OBP_TEST_PG_BIN`, from
+/// `scripts/servers/postgres.sh`: distribution packages keep initdb and pg_ctl off PATH).
+fn tools_path() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    match std::env::var("OBP_TEST_PG_BIN") {
+        Ok(bin) if !bin.is_empty() => format!("{bin}:{path}"),
+        _ => path,
+    }
+}
+
 /// Runs a command; panics with its output when it fails.
 fn run(what: &str, command: &mut Command) -> String {
     let output = command.output().unwrap_or_else(|e| {
@@ -96,7 +106,7 @@ fn aws(servers: &Servers, args: &[&str]) -> String {
         &format!("aws {}", args.join(" ")),
         Command::new("aws")
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PATH", tools_path())
             .env("AWS_ACCESS_KEY_ID", &servers.s3_access)
             .env("AWS_SECRET_ACCESS_KEY", &servers.s3_secret)
             .env("AWS_CONFIG_FILE", "/dev/null")
@@ -212,7 +222,7 @@ impl Pod {
             std::fs::write(root.join("scripts").join(name), text).unwrap();
         }
         let mut env = BTreeMap::new();
-        env.insert("PATH".to_owned(), std::env::var("PATH").unwrap_or_default());
+        env.insert("PATH".to_owned(), tools_path());
         for entry in container["env"].as_array().into_iter().flatten() {
             let name = entry["name"].as_str().unwrap().to_owned();
             let value = match (name.as_str(), entry["value"].as_str()) {

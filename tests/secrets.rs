@@ -4,7 +4,8 @@
 //! down — while the real binary runs every command that prints or writes (validate, plan and
 //! `plan --json`, a saved plan, apply, show and `show --json`, output, drift, state list, the
 //! error paths, destroy). No canary may appear in any stdout or stderr, nor in any file the
-//! runs leave in the stack directory (state, journal, backup, lock, saved plan, rendered tree).
+//! runs leave in the stack directory (state, journal, backup, lock, saved plan, rendered tree,
+//! audit trail).
 //!
 //! Needs the PostgreSQL test server (`OBP_TEST_PG_URL`, started by `scripts/test`): the role's
 //! password is resolved and sent as a SCRAM verifier, so the value really flows through obp.
@@ -199,6 +200,11 @@ fn canary_run(schema: Option<&str>) {
             rows.contains("canary"),
             "the backend holds no state: {rows}"
         );
+        assert!(
+            // A row's text form doubles the quotes inside a field.
+            rows.replace("\"\"", "\"").contains("\"command\":\"apply\""),
+            "the backend holds no audit trail: {rows}"
+        );
         for canary in &run.canaries {
             if rows.contains(canary.as_str()) {
                 leaks.push(format!(
@@ -206,6 +212,11 @@ fn canary_run(schema: Option<&str>) {
                 ));
             }
         }
+    }
+    if schema.is_none() {
+        let trail = std::fs::read_to_string(run.dir.path().join("obp.state.json.audit"))
+            .expect("the audit trail beside the state");
+        assert!(trail.lines().count() >= 5, "{trail}");
     }
     assert!(
         leaks.is_empty(),

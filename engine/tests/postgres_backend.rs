@@ -166,6 +166,62 @@ async fn a_dropped_lock_is_free_for_the_very_next_command() {
     }
 }
 
+/// The audit table keeps what obp appends: chained records, in order, per workspace; UPDATE,
+/// DELETE and TRUNCATE are refused (obp never needs them); and a record edited by someone who
+/// can lift that guard (the table's owner) breaks the chain where it was edited.
+#[tokio::test]
+async fn the_audit_trail_is_append_only_and_an_edit_breaks_its_chain() {
+    use obp_engine::audit::{verify, Record};
+    let ws = workspace();
+    let trail_of = backend(&ws);
+    for command in ["plan", "apply", "destroy"] {
+        trail_of.audit(Record::new(command, "acme")).await.unwrap();
+    }
+    // Another workspace's records are another chain.
+    backend(&workspace())
+        .audit(Record::new("plan", "other"))
+        .await
+        .unwrap();
+    let trail = trail_of.audit_trail().await.unwrap();
+    let commands: Vec<&str> = trail.iter().map(|r| r.command.as_str()).collect();
+    assert_eq!(commands, ["plan", "apply", "destroy"]);
+    assert_eq!(verify(&trail), Ok(3));
+
+    let admin = sql().await;
+    for statement in [
+        format!("UPDATE {SCHEMA}.audit SET record = record WHERE workspace = $1"),
+        format!("DELETE FROM {SCHEMA}.audit WHERE workspace = $1"),
+    ] {
+        let error = admin.execute(&statement, &[&ws]).await.unwrap_err();
+        assert!(
+            error.to_string().contains("append-only")
+                || format!("{error:?}").contains("append-only"),
+            "{statement}: {error:?}"
+        );
+    }
+    assert!(admin
+        .batch_execute(&format!("TRUNCATE {SCHEMA}.audit"))
+        .await
+        .is_err());
+
+    // The owner lifts the guard for one edit of the second record (in one transaction, so
+    // no other test sees the guard down).
+    admin
+        .batch_execute(&format!(
+            "BEGIN;
+             ALTER TABLE {SCHEMA}.audit DISABLE TRIGGER audit_append_only;
+             UPDATE {SCHEMA}.audit SET record = replace(record, '\"exit\":0', '\"exit\":1')
+               WHERE id = (SELECT id FROM {SCHEMA}.audit WHERE workspace = '{ws}' ORDER BY id LIMIT 1 OFFSET 1);
+             ALTER TABLE {SCHEMA}.audit ENABLE TRIGGER audit_append_only;
+             COMMIT;"
+        ))
+        .await
+        .unwrap();
+    let edited = trail_of.audit_trail().await.unwrap();
+    assert_eq!(edited[1].exit, 1);
+    assert_eq!(verify(&edited).unwrap_err().position, 2);
+}
+
 #[tokio::test]
 async fn history_accumulates_and_stale_or_foreign_writes_are_refused() {
     let ws = workspace();

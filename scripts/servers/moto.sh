@@ -5,7 +5,9 @@
 #   moto.sh start DIR   installs moto (`pip install 'moto[server]'`) when missing, runs
 #                       moto_server on a free 127.0.0.1 port with its files under DIR/moto/,
 #                       and writes DIR/moto.env (OBP_TEST_MOTO_ENDPOINT, and the
-#                       OBP_TEST_MOTO_ACCESS_KEY/OBP_TEST_MOTO_SECRET_KEY to sign with)
+#                       OBP_TEST_MOTO_ACCESS_KEY/OBP_TEST_MOTO_SECRET_KEY to sign with);
+#                       also installs the aws CLI (`pip install awscli`) when missing: the
+#                       backup scripts' S3 client, which tests/backups_live.rs runs against moto
 #   moto.sh stop DIR    stops that server (and nothing else)
 set -euo pipefail
 # shellcheck source=common.bash
@@ -26,8 +28,22 @@ ensure_installed() {
   if command -v pyenv > /dev/null 2>&1; then pyenv rehash || true; fi
 }
 
+ensure_aws_cli() {
+  if command -v aws > /dev/null 2>&1; then
+    return
+  fi
+  echo "the aws CLI is not installed: pip install awscli" >&2
+  if ! python3 -m pip install --quiet awscli; then
+    echo "could not install the aws CLI; install it by hand with: pip install awscli" >&2
+    exit 1
+  fi
+  hash -r
+  if command -v pyenv > /dev/null 2>&1; then pyenv rehash || true; fi
+}
+
 start() {
   ensure_installed
+  ensure_aws_cli
   mkdir -p "$home"
   local port
   port=$(free_port)

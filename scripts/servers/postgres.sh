@@ -115,6 +115,8 @@ start() {
   {
     echo "OBP_TEST_PG_URL=postgres://obp_admin:$password@127.0.0.1:$port/postgres"
     echo "OBP_TEST_PG_CA=$root/ca.crt"
+    # The server's own tools (initdb, pg_ctl, pg_dump …): apt's packages keep them off PATH.
+    echo "OBP_TEST_PG_BIN=$bin"
   } >"$dir/postgres.env"
   echo "postgres: listening on 127.0.0.1:$port (data in $data)"
 }

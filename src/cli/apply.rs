@@ -182,6 +182,9 @@ pub async fn run(command: &Args, destroy: bool, color: Color) -> CliResult<ExitC
         return Ok(ExitCode::FAILURE);
     };
     let Ok(made) = make(&stack, args, plan_args, flags.destroy).await else {
+        let entry = audit::Entry::new(&stack, command_name(flags.destroy))
+            .detail("planning failed".to_owned());
+        audit::ending(entry, &stack, 1).await;
         return Ok(ExitCode::FAILURE);
     };
     say_raw!("{}", render::human(&made, matches!(color, Color::Always)))?;

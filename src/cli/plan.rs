@@ -98,7 +98,14 @@ pub async fn run(flags: &Args, color: Color) -> CliResult<ExitCode> {
     let Ok(_lock) = stack.lock("plan").await else {
         return Ok(ExitCode::FAILURE);
     };
+    let command = if flags.destroy {
+        "plan -destroy"
+    } else {
+        "plan"
+    };
     let Ok(made) = make(&stack, args, plan_args, flags.destroy).await else {
+        let entry = audit::Entry::new(&stack, command).detail("planning failed".to_owned());
+        audit::ending(entry, &stack, 1).await;
         return Ok(ExitCode::FAILURE);
     };
     if flags.json {

@@ -1,6 +1,7 @@
 //! State commands: `show`, `output`, `state list|show|rm|mv`, `refresh`, `import`,
 //! `force-unlock`.
 
+use super::audit::{self, Entry};
 use super::errors::{CliError, CliResult};
 use super::output::say;
 use std::process::ExitCode;
@@ -223,6 +224,8 @@ pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> 
                 stack.fail(error);
                 return Ok(ExitCode::FAILURE);
             }
+            let entry = Entry::new(&stack, "state rm").detail(matched.join(", "));
+            return Ok(audit::ending(entry, &stack, 0).await);
         }
         StateCommand::Mv(MoveArgs { from, to, .. }) => {
             if state.resources.contains_key(to) {
@@ -247,6 +250,8 @@ pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> 
                 return Ok(ExitCode::FAILURE);
             }
             say!("Moved {from} to {to}.")?;
+            let entry = Entry::new(&stack, "state mv").detail(format!("{from} to {to}"));
+            return Ok(audit::ending(entry, &stack, 0).await);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -320,10 +325,14 @@ pub async fn refresh(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
         say!(
             "Refresh incomplete: {changed} resource(s) updated in state; {count} could not be read and keep what state recorded."
         )?;
+        let entry = Entry::new(&stack, "refresh")
+            .detail(format!("{changed} updated, {count} could not be read"));
+        audit::ending(entry, &stack, 1).await;
         return Ok(ExitCode::FAILURE);
     }
     say!("Refresh complete: {changed} resource(s) updated in state.")?;
-    Ok(ExitCode::SUCCESS)
+    let entry = Entry::new(&stack, "refresh").detail(format!("{changed} updated"));
+    Ok(audit::ending(entry, &stack, 0).await)
 }
 
 /// Adopts an existing object into state at a declared address.
@@ -394,7 +403,8 @@ pub async fn import(args: &ImportArgs, color: Color) -> CliResult<ExitCode> {
     say!(
         "Imported {id} as {address}. Run `obp plan` to see how it differs from the configuration."
     )?;
-    Ok(ExitCode::SUCCESS)
+    let entry = Entry::new(&stack, "import").detail(format!("{address} from {id}"));
+    Ok(audit::ending(entry, &stack, 0).await)
 }
 
 pub async fn force_unlock(args: &UnlockArgs, color: Color) -> CliResult<ExitCode> {
@@ -410,7 +420,11 @@ pub async fn force_unlock(args: &UnlockArgs, color: Color) -> CliResult<ExitCode
                 held.operation,
                 held.created
             )?;
-            Ok(ExitCode::SUCCESS)
+            let entry = Entry::new(&stack, "force-unlock").detail(format!(
+                "lock {} of {} ({} since {})",
+                held.id, held.who, held.operation, held.created
+            ));
+            Ok(audit::ending(entry, &stack, 0).await)
         }
         Err(error) => {
             stack.fail(error);
