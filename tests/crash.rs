@@ -754,3 +754,36 @@ fn ctrl_c_outside_the_walk_releases_the_lock() {
     }
     assert!(!lock.exists(), "the lock was left behind");
 }
+
+/// A run killed after its last change and before its final write leaves only journal entries:
+/// the next apply has nothing to change, and still folds them into state (before, the journal
+/// stayed until some later apply changed something). Made deterministic here by appending the
+/// journal entry such a run leaves.
+#[test]
+fn an_apply_with_nothing_to_change_folds_a_journal_left_behind() {
+    let stack = Stack::new(3);
+    let (code, output) = stack.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{output}");
+    let before = stack.state();
+    let (address, resource) = before.resources.iter().next().unwrap();
+    let backend = LocalBackend::new(stack.path().join("obp.state.json"));
+    Stack::runtime()
+        .block_on(backend.append(&[obp_engine::state::JournalEntry::Put {
+            address: address.clone(),
+            resource: resource.clone(),
+        }]))
+        .unwrap();
+    let journal = stack.path().join("obp.state.json.journal");
+    assert!(journal.metadata().unwrap().len() > 0);
+
+    let (code, output) = stack.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("No changes"), "{output}");
+    assert!(
+        std::fs::metadata(&journal).map_or(true, |m| m.len() == 0),
+        "the journal was not folded into state"
+    );
+    let after = stack.state();
+    assert_eq!(after.resources, before.resources);
+    assert!(after.serial > before.serial, "state was written");
+}

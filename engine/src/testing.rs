@@ -423,6 +423,10 @@ impl Backend for FaultyBackend {
         self.inner.write(state).await
     }
 
+    async fn has_journal(&self) -> Result<bool, StateError> {
+        self.inner.has_journal().await
+    }
+
     async fn audit(
         &self,
         record: crate::audit::Record,

@@ -17,7 +17,7 @@ use obp_lang::diagnostics::IntoDiagnostic;
 
 use super::output::Color;
 use super::plan::{make, PlanArgs};
-use super::stack::{Policies, Stack};
+use super::stack::{Failed, Policies, Stack};
 use super::StackArgs;
 
 /// `obp apply [PATH|FILE]` and `obp destroy [PATH]`: the same options.
@@ -190,6 +190,11 @@ pub async fn run(command: &Args, destroy: bool, color: Color) -> CliResult<ExitC
     say_raw!("{}", render::human(&made, matches!(color, Color::Always)))?;
     if !made.has_changes() {
         if made.drift.is_empty() {
+            // A run killed after its last change but before its final write left journal
+            // entries: nothing changes now, but state folds them in.
+            if let Err(Failed) = fold_journal(&stack).await {
+                return Ok(ExitCode::FAILURE);
+            }
             let entry = audit::Entry::new(&stack, command_name(flags.destroy)).plan(&made);
             return Ok(audit::ending(entry, &stack, 0).await);
         }
@@ -397,6 +402,18 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags, lock_id: &str) -> Cl
             say!("Everything that succeeded is recorded in state; fix the cause and run apply again.")?;
         }
         Ok(ExitCode::from(code))
+    }
+}
+
+/// Writes state when journal entries wait to be folded into it (the caller holds the lock).
+async fn fold_journal(stack: &Stack) -> Result<(), Failed> {
+    match stack.backend.has_journal().await {
+        Ok(false) => Ok(()),
+        Ok(true) => {
+            let state = stack.state().await?;
+            stack.backend.write(&state).await.map_err(|e| stack.fail(e))
+        }
+        Err(error) => Err(stack.fail(error)),
     }
 }
 

@@ -425,6 +425,15 @@ impl Backend for LocalBackend {
         self.append_sync(entries)
     }
 
+    async fn has_journal(&self) -> Result<bool, StateError> {
+        let journal = self.journal_path();
+        match fs::metadata(&journal) {
+            Ok(meta) => Ok(meta.len() > 0),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(self.io(&journal, e)),
+        }
+    }
+
     async fn audit(&self, record: Record) -> Result<Record, StateError> {
         self.audit_sync(record)
     }

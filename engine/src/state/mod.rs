@@ -256,6 +256,10 @@ pub trait Backend: Send + Sync {
     async fn lock(&self, info: LockInfo) -> Result<Box<dyn LockGuard>, StateError>;
     /// Removes a lock left by a crashed run, if its id matches.
     async fn force_unlock(&self, id: &str) -> Result<LockInfo, StateError>;
+    /// Whether journal entries wait to be folded into the next write (a run killed after its
+    /// last change and before its final write leaves them; a run with nothing to change
+    /// writes state anyway to fold them).
+    async fn has_journal(&self) -> Result<bool, StateError>;
     /// Appends a record to the audit trail, chained after the last one (appends from
     /// concurrent commands are serialised); returns it sealed.
     async fn audit(&self, record: crate::audit::Record)

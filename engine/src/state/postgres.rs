@@ -625,6 +625,19 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
+    async fn has_journal(&self) -> Result<bool, StateError> {
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE workspace = $1)",
+            self.table("journal")
+        );
+        let client = self.client().await?;
+        let row = client
+            .query_one(&sql, &[&self.workspace])
+            .await
+            .map_err(|e| self.db(&e))?;
+        Ok(row.get(0))
+    }
+
     async fn audit(&self, record: Record) -> Result<Record, StateError> {
         let last_sql = format!(
             "SELECT record, count(*) OVER () FROM {} WHERE workspace = $1 ORDER BY id DESC LIMIT 1",
