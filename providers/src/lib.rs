@@ -17,6 +17,7 @@ pub mod kubernetes;
 pub mod manifest;
 pub mod postgres;
 pub mod redis;
+pub mod reference;
 pub mod s3;
 
 use std::collections::BTreeMap;

@@ -114,6 +114,13 @@ enum Command {
     Fmt(fmt::Args),
     /// Explain an error code, or list all codes
     Explain(explain::Args),
+    /// Print the resource reference (every provider's resource types and attributes) as Markdown
+    Doc,
+    /// Print a completion script for a shell: `obp completions bash > /etc/bash_completion.d/obp`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Long options Terraform users type with one dash (`-out`, `-target` …).
@@ -203,6 +210,21 @@ pub fn main() -> ExitCode {
             Command::Audit(args) => audit::run(args, color).await,
             Command::Fmt(args) => fmt::run(args, color),
             Command::Explain(args) => explain::run(args),
+            Command::Doc => {
+                output::say_raw!("{}", obp_providers::reference::markdown())?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Completions { shell } => {
+                let mut script = Vec::new();
+                clap_complete::generate(
+                    *shell,
+                    &mut <Cli as clap::CommandFactory>::command(),
+                    "obp",
+                    &mut script,
+                );
+                output::say_raw!("{}", String::from_utf8_lossy(&script))?;
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }));
     match result {
