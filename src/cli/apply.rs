@@ -229,6 +229,7 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> CliResult<ExitCod
     let stack_args = StackArgs {
         path: Some(made.stack.clone().into()),
         vars: made.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        var_files: Vec::new(),
         overrides: made.overrides.clone(),
     };
     let policies = Policies::unless_destroying(made.destroy);

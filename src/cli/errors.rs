@@ -12,6 +12,12 @@ pub enum CliError {
     /// `--var` without `=`.
     #[error("`--var {var}` needs the form NAME=VALUE")]
     BadVar { var: String },
+    #[error("var file `{path}`, line {line}: {message}")]
+    VarFile {
+        path: String,
+        line: usize,
+        message: String,
+    },
     /// `obp explain` with a code the catalogue does not have.
     #[error("unknown error code `{code}`")]
     UnknownCode { code: String },
@@ -73,6 +79,9 @@ impl IntoDiagnostic for CliError {
         match self {
             CliError::BadVar { .. } => Diagnostic::error("E0901", message).help(
                 "write `--var NAME=VALUE`, such as `--var replicas=3` or `--var 'tags=[\"a\"]'`",
+            ),
+            CliError::VarFile { .. } => Diagnostic::error("E0911", message).help(
+                "write one `name = value` per line with data values (`replicas = 3`, `tags = [\"a\"]`, `password = secret(\"path\")`), or a JSON object in a `.json` file",
             ),
             CliError::UnknownCode { .. } => {
                 Diagnostic::error("E0902", message).help("run `obp explain` to list all codes")

@@ -20,6 +20,7 @@ mod plan;
 mod stack;
 mod state;
 mod validate;
+mod varfile;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ pub struct StackArgs {
     /// A value for one of the stack's params: NAME=VALUE (VALUE is JSON, or plain text)
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Values for params from a file: `name = value` lines, or a JSON object (`.json`); `--var` wins
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
     /// Let a soft policy deny this once, after review (validate, plan, apply; repeatable)
     #[arg(long = "override-policy", value_name = "POLICY")]
     pub overrides: Vec<String>,
@@ -61,6 +65,9 @@ impl StackArgs {
     /// Checking options with the `--var` values.
     pub fn options(&self) -> Result<obp_lang::Options, CliError> {
         let mut options = obp_lang::Options::default();
+        for file in &self.var_files {
+            options.eval.vars.extend(varfile::read(file)?);
+        }
         for var in &self.vars {
             let Some((name, value)) = var.split_once('=') else {
                 return Err(CliError::BadVar { var: var.clone() });

@@ -126,6 +126,7 @@ catalogue! {
     "E0908" => "cannot read or write",
     "E0909" => "invalid command line",
     "E0910" => "internal error",
+    "E0911" => "var file not data",
 }
 
 /// Finds a code's entry; accepts `E0201`, `e0201` and `0201`.
