@@ -1,6 +1,7 @@
 //! What the binary generates for people and their tools: the resource reference
-//! (`obp doc`, kept in `docs/resources.md`, which must never go stale) and shell completion
-//! scripts (`obp completions SHELL`), checked by the shells themselves where they are installed.
+//! (`obp doc`, kept in `docs/resources.md`, which must never go stale), shell completion
+//! scripts (`obp completions SHELL`, parsed by bash itself) and the JSON events of
+//! `apply --json` / `destroy --json`.
 
 use std::process::Command;
 
@@ -70,4 +71,80 @@ fn completion_scripts_name_every_command_and_parse_in_their_shell() {
     for shell in ["zsh", "fish", "elvish", "powershell"] {
         assert!(obp(&["completions", shell]).contains("obp"), "{shell}");
     }
+}
+
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_obp"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not one JSON object: {line}: {e}"))
+        })
+        .collect()
+}
+
+#[test]
+fn apply_and_destroy_print_one_json_event_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.obp"),
+        "stack s {}\nresource file.text note for each [\"a\", \"b\"] {\n  path = \"${each.key}.txt\"\n  content = each.key\n}\n",
+    )
+    .unwrap();
+
+    // Without --auto-approve nothing can confirm: only the plan, then E0907.
+    let (code, stdout, stderr) = run_in(dir.path(), &["apply", "--json"]);
+    assert_eq!(code, 1);
+    let refused = events(&stdout);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["type"], "plan");
+    assert!(stderr.contains("E0907"), "{stderr}");
+
+    let (code, stdout, _) = run_in(dir.path(), &["apply", "--json", "--auto-approve"]);
+    assert_eq!(code, 0);
+    let applied = events(&stdout);
+    let kinds: Vec<&str> = applied
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"plan"));
+    assert_eq!(kinds.last(), Some(&"done"));
+    for address in ["file.text.note[\"a\"]", "file.text.note[\"b\"]"] {
+        for kind in ["started", "finished"] {
+            assert_eq!(
+                applied
+                    .iter()
+                    .filter(|e| e["type"] == kind
+                        && e["address"] == address
+                        && e["action"] == "create")
+                    .count(),
+                1,
+                "{kind} {address}: {stdout}"
+            );
+        }
+    }
+    let done = applied.last().unwrap();
+    assert_eq!(done["ok"], true);
+    assert_eq!(done["added"], 2);
+    assert_eq!(done["failed"], serde_json::json!([]));
+
+    let (code, stdout, _) = run_in(dir.path(), &["destroy", "--json", "--auto-approve"]);
+    assert_eq!(code, 0);
+    let destroyed = events(&stdout);
+    assert_eq!(destroyed.last().unwrap()["destroyed"], 2);
+    assert_eq!(destroyed[0]["plan"]["destroy"], true);
 }

@@ -36,6 +36,17 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action as plans name it in JSON (`create`, `update`, `replace`, `delete`, `noop`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::NoOp => "noop",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Action::NoOp => " ",

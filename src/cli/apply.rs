@@ -14,6 +14,7 @@ use obp_engine::errors::ApplyError;
 use obp_engine::plan::{Action, Change, Plan};
 use obp_engine::{render, saved};
 use obp_lang::diagnostics::IntoDiagnostic;
+use serde_json::json;
 
 use super::output::Color;
 use super::plan::{make, PlanArgs};
@@ -33,6 +34,10 @@ pub struct Args {
     /// Changes applied at the same time
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+    /// Print events as JSON, one object per line (the plan, each change started, finished,
+    /// failed or skipped, and the outcome), instead of text; needs --auto-approve or a saved plan
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How to walk the plan: from the command line, or fixed for a saved plan.
@@ -40,6 +45,7 @@ struct Flags {
     auto_approve: bool,
     parallelism: usize,
     destroy: bool,
+    json: bool,
 }
 
 /// Prints one line per step; safe from several tasks. On a terminal a progress bar counts
@@ -119,6 +125,53 @@ impl Progress for Lines {
     }
 }
 
+/// Progress as JSON events, one object per line on stdout (`apply --json`).
+struct Events;
+
+impl Progress for Events {
+    fn started(&self, change: &Change) {
+        let _ = event(
+            json!({"type": "started", "address": change.address, "action": change.action.name()}),
+        );
+    }
+    fn finished(&self, change: &Change, elapsed: Duration) {
+        let _ = event(json!({
+            "type": "finished",
+            "address": change.address,
+            "action": change.action.name(),
+            "seconds": (elapsed.as_secs_f64() * 10.0).round() / 10.0,
+        }));
+    }
+    fn failed(&self, change: &Change, error: &ApplyError) {
+        let _ = event(json!({
+            "type": "failed",
+            "address": change.address,
+            "action": change.action.name(),
+            "error": error.to_string(),
+        }));
+    }
+    fn skipped(&self, change: &Change, because: &str) {
+        let _ = event(json!({"type": "skipped", "address": change.address, "waits_for": because}));
+    }
+    fn halted(&self, reason: &str, running: usize) {
+        let _ = event(json!({"type": "halted", "reason": reason, "running": running}));
+    }
+}
+
+/// One JSON event on a line of its own.
+fn event(value: serde_json::Value) -> CliResult<()> {
+    say!("{}", serde_json::to_string(&value)?)
+}
+
+/// The plan about to be applied: as text, or as the first JSON event.
+fn show_plan(made: &Plan, flags: &Flags, color: Color) -> CliResult<()> {
+    if flags.json {
+        event(json!({"type": "plan", "plan": render::json(made)}))
+    } else {
+        say_raw!("{}", render::human(made, matches!(color, Color::Always)))
+    }
+}
+
 /// Addresses listed in a report before the rest are only counted.
 const LISTED: usize = 50;
 
@@ -164,6 +217,7 @@ pub async fn run(command: &Args, destroy: bool, color: Color) -> CliResult<ExitC
         auto_approve: command.auto_approve,
         parallelism: command.parallelism,
         destroy,
+        json: command.json,
     };
     // `obp apply FILE` applies a saved plan.
     if let Some(path) = &args.path {
@@ -187,7 +241,7 @@ pub async fn run(command: &Args, destroy: bool, color: Color) -> CliResult<ExitC
         audit::ending(entry, &stack, 1).await;
         return Ok(ExitCode::FAILURE);
     };
-    say_raw!("{}", render::human(&made, matches!(color, Color::Always)))?;
+    show_plan(&made, &flags, color)?;
     if !made.has_changes() {
         if made.drift.is_empty() {
             // A run killed after its last change but before its final write left journal
@@ -196,14 +250,27 @@ pub async fn run(command: &Args, destroy: bool, color: Color) -> CliResult<ExitC
                 return Ok(ExitCode::FAILURE);
             }
             let entry = audit::Entry::new(&stack, command_name(flags.destroy)).plan(&made);
-            return Ok(audit::ending(entry, &stack, 0).await);
+            let code = audit::ending(entry, &stack, 0).await;
+            if flags.json {
+                event(json!({"type": "done", "ok": code == ExitCode::SUCCESS, "changes": 0}))?;
+            }
+            return Ok(code);
         }
         // Live already matches the configuration, but not state (an apply killed after its
         // write, or a hand change to exactly the configured value): record what is live, so
         // that drift does not report obp's own writes. Nothing outside state changes.
         return execute(&stack, &made, &flags, &lock.info().id).await;
     }
-    if !flags.auto_approve && !confirm(flags.destroy).await? {
+    if !flags.auto_approve && (flags.json || !confirm(flags.destroy).await?) {
+        if flags.json {
+            let entry = audit::Entry::new(&stack, command_name(flags.destroy))
+                .plan(&made)
+                .detail("refused: --json needs --auto-approve or a saved plan".to_owned());
+            audit::ending(entry, &stack, 1).await;
+            return Err(CliError::NeedsConfirmation {
+                operation: command_name(flags.destroy),
+            });
+        }
         say!("Apply cancelled.")?;
         let entry = audit::Entry::new(&stack, command_name(flags.destroy))
             .plan(&made)
@@ -246,7 +313,7 @@ async fn run_saved(path: &Path, flags: Flags, color: Color) -> CliResult<ExitCod
         stack.fail(error);
         return Ok(ExitCode::FAILURE);
     }
-    say_raw!("{}", render::human(&made, matches!(color, Color::Always)))?;
+    show_plan(&made, &flags, color)?;
     // A saved plan was reviewed when it was made: no second confirmation.
     execute(
         &stack,
@@ -291,7 +358,9 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags, lock_id: &str) -> Cl
     let Ok(state) = stack.state().await else {
         return Ok(ExitCode::FAILURE);
     };
-    say!()?;
+    if !flags.json {
+        say!()?;
+    }
     let options = ApplyOptions {
         parallelism: flags.parallelism,
         ..ApplyOptions::default()
@@ -304,14 +373,19 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags, lock_id: &str) -> Cl
         .iter()
         .filter(|c| c.action != Action::NoOp)
         .count();
-    let lines = Arc::new(Lines::new(total));
+    let lines = Arc::new(Lines::new(if flags.json { 0 } else { total }));
+    let progress: Arc<dyn Progress> = if flags.json {
+        Arc::new(Events)
+    } else {
+        lines.clone()
+    };
     let report = apply(
         made,
         state,
         &stack.providers,
         stack.backend.clone(),
         &options,
-        lines.clone(),
+        progress,
     )
     .await;
     lines.done();
@@ -358,6 +432,31 @@ async fn execute(stack: &Stack, made: &Plan, flags: &Flags, lock_id: &str) -> Cl
     let entry = audit::Entry::new(stack, command_name(flags.destroy))
         .plan(made)
         .report(&report);
+    if flags.json {
+        let ok = report.ok() && diagnostics.is_empty();
+        let wanted = if ok {
+            0
+        } else {
+            super::interrupt::exit_status(&options.stop)
+        };
+        let code = audit::ending(entry, stack, wanted).await;
+        event(json!({
+            "type": "done",
+            "ok": ok && code == ExitCode::SUCCESS,
+            "added": count(Action::Create),
+            "changed": count(Action::Update),
+            "replaced": count(Action::Replace),
+            "destroyed": count(Action::Delete),
+            "failed": report.failed.iter().map(|(a, _)| a).collect::<Vec<_>>(),
+            "skipped": report.skipped.iter().map(|(a, _)| a).collect::<Vec<_>>(),
+            "not_started": report.not_started,
+            "interrupted": report.interrupted,
+            "not_recorded": report.unrecorded,
+            "halted": report.halted,
+            "outputs": report.state.outputs,
+        }))?;
+        return Ok(code);
+    }
     if report.ok() && diagnostics.is_empty() {
         say!("\nApply complete: {summary}.")?;
         print_outputs(&report.state.outputs)?;

@@ -229,14 +229,7 @@ impl Entry {
 fn outcome(address: &str, action: Action, result: &str) -> Outcome {
     Outcome {
         address: address.to_owned(),
-        action: match action {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Replace => "replace",
-            Action::Delete => "delete",
-            Action::NoOp => "none",
-        }
-        .to_owned(),
+        action: action.name().to_owned(),
         result: result.to_owned(),
     }
 }
