@@ -1,7 +1,7 @@
 //! What the binary generates for people and their tools: the resource reference
 //! (`obp doc`, kept in `docs/resources.md`, which must never go stale), shell completion
 //! scripts (`obp completions SHELL`, parsed by bash itself) and the JSON events of
-//! `apply --json` / `destroy --json`.
+//! `apply --json` / `destroy --json`, and the stacks `obp init` writes.
 
 use std::process::Command;
 
@@ -147,4 +147,25 @@ fn apply_and_destroy_print_one_json_event_per_line() {
     let destroyed = events(&stdout);
     assert_eq!(destroyed.last().unwrap()["destroyed"], 2);
     assert_eq!(destroyed[0]["plan"]["destroy"], true);
+}
+
+#[test]
+fn every_init_template_is_a_stack_that_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    for template in ["quickstart", "dedicated", "saas", "hybrid", "multi-env"] {
+        let (code, stdout, stderr) =
+            run_in(dir.path(), &["init", template, "--template", template]);
+        assert_eq!(code, 0, "{template}: {stdout}{stderr}");
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(template)
+            .join("stack.obp");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(template).join("stack.obp")).unwrap(),
+            std::fs::read_to_string(example).unwrap(),
+            "{template}: the template is the example"
+        );
+        let (code, stdout, stderr) = run_in(dir.path(), &["validate", template]);
+        assert_eq!(code, 0, "{template}: {stdout}{stderr}");
+    }
 }

@@ -12,6 +12,8 @@ pub enum CliError {
     /// `--var` without `=`.
     #[error("`--var {var}` needs the form NAME=VALUE")]
     BadVar { var: String },
+    #[error("cannot create a stack in `{dir}`: {reason}")]
+    Init { dir: String, reason: String },
     #[error("var file `{path}`, line {line}: {message}")]
     VarFile {
         path: String,
@@ -79,6 +81,9 @@ impl IntoDiagnostic for CliError {
         match self {
             CliError::BadVar { .. } => Diagnostic::error("E0901", message).help(
                 "write `--var NAME=VALUE`, such as `--var replicas=3` or `--var 'tags=[\"a\"]'`",
+            ),
+            CliError::Init { .. } => Diagnostic::error("E0912", message).help(
+                "name a new or empty directory and one of the templates: `obp init DIR --template dedicated`",
             ),
             CliError::VarFile { .. } => Diagnostic::error("E0911", message).help(
                 "write one `name = value` per line with data values (`replicas = 3`, `tags = [\"a\"]`, `password = secret(\"path\")`), or a JSON object in a `.json` file",

@@ -14,6 +14,7 @@ mod eval;
 mod explain;
 mod fmt;
 mod graph;
+mod init;
 mod interrupt;
 mod output;
 mod plan;
@@ -121,6 +122,8 @@ enum Command {
     Fmt(fmt::Args),
     /// Explain an error code, or list all codes
     Explain(explain::Args),
+    /// Create a new stack from a template (an example: quickstart, dedicated, saas, hybrid, multi-env)
+    Init(init::Args),
     /// Print the resource reference (every provider's resource types and attributes) as Markdown
     Doc,
     /// Print a completion script for a shell: `obp completions bash > /etc/bash_completion.d/obp`
@@ -217,6 +220,7 @@ pub fn main() -> ExitCode {
             Command::Audit(args) => audit::run(args, color).await,
             Command::Fmt(args) => fmt::run(args, color),
             Command::Explain(args) => explain::run(args),
+            Command::Init(args) => init::run(args),
             Command::Doc => {
                 output::say_raw!("{}", obp_providers::reference::markdown())?;
                 Ok(ExitCode::SUCCESS)

@@ -127,6 +127,7 @@ catalogue! {
     "E0909" => "invalid command line",
     "E0910" => "internal error",
     "E0911" => "var file not data",
+    "E0912" => "init target not usable",
 }
 
 /// Finds a code's entry; accepts `E0201`, `e0201` and `0201`.
