@@ -44,10 +44,37 @@ pub async fn run(args: &Args, color: Color) -> CliResult<ExitCode> {
     }
 }
 
-pub async fn providers(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
+/// `obp providers [PATH]`.
+#[derive(clap::Args)]
+pub struct ProvidersArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Print the providers and their resource types as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn providers(args: &ProvidersArgs, color: Color) -> CliResult<ExitCode> {
+    let Ok(stack) = Stack::load(&args.stack, color, Policies::Skip) else {
         return Ok(ExitCode::FAILURE);
     };
+    if args.json {
+        let listed: Vec<_> = stack
+            .providers
+            .names()
+            .filter_map(|name| {
+                let provider = stack.providers.get(name)?;
+                let types: Vec<_> = provider
+                    .schemas()
+                    .into_iter()
+                    .map(|s| serde_json::json!({ "type": s.rtype, "doc": s.doc }))
+                    .collect();
+                Some(serde_json::json!({ "name": name, "kind": provider.kind(), "types": types }))
+            })
+            .collect();
+        say!("{}", serde_json::to_string_pretty(&listed)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     for name in stack.providers.names() {
         let Some(provider) = stack.providers.get(name) else {
             continue;

@@ -113,7 +113,7 @@ enum Command {
     /// Print the dependency graph as Graphviz DOT
     Graph(graph::Args),
     /// List the configured providers and the resource types they manage
-    Providers(StackArgs),
+    Providers(graph::ProvidersArgs),
     /// Remove a lock left behind by a crashed operation
     ForceUnlock(state::UnlockArgs),
     /// Show the audit trail (who ran what, when, with which outcome); `obp audit verify` checks it

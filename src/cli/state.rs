@@ -19,16 +19,37 @@ use super::StackArgs;
 #[derive(clap::Subcommand, Clone)]
 pub enum StateCommand {
     /// List every address in state
-    List(StackArgs),
+    List(ListArgs),
     /// Show one resource's recorded attributes
-    Show(AddressArgs),
+    Show(ShowStateArgs),
     /// Forget a resource (it is not destroyed)
     Rm(AddressArgs),
     /// Rename a resource in state
     Mv(MoveArgs),
 }
 
-/// `obp state show|rm ADDRESS [PATH]`.
+/// `obp state list [PATH]`.
+#[derive(clap::Args, Clone)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Print the addresses as a JSON array
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `obp state show ADDRESS [PATH]`.
+#[derive(clap::Args, Clone)]
+pub struct ShowStateArgs {
+    pub address: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Print the resource as JSON (its type, provider, inputs and outputs)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `obp state rm ADDRESS [PATH]`.
 #[derive(clap::Args, Clone)]
 pub struct AddressArgs {
     pub address: String,
@@ -176,8 +197,8 @@ pub async fn output(args: &OutputArgs, color: Color) -> CliResult<ExitCode> {
 
 pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> {
     let args = match command {
-        StateCommand::List(stack) => stack,
-        StateCommand::Show(AddressArgs { stack, .. })
+        StateCommand::List(ListArgs { stack, .. })
+        | StateCommand::Show(ShowStateArgs { stack, .. })
         | StateCommand::Rm(AddressArgs { stack, .. })
         | StateCommand::Mv(MoveArgs { stack, .. }) => stack,
     };
@@ -191,18 +212,36 @@ pub async fn state(command: &StateCommand, color: Color) -> CliResult<ExitCode> 
         return Ok(ExitCode::FAILURE);
     };
     match command {
+        StateCommand::List(ListArgs { json: true, .. }) => {
+            let addresses: Vec<&String> = state.resources.keys().collect();
+            say!("{}", serde_json::to_string_pretty(&addresses)?)?;
+        }
         StateCommand::List(_) => {
             for address in state.resources.keys() {
                 say!("{}", render_text(address))?;
             }
         }
-        StateCommand::Show(AddressArgs { address, .. }) => match state.resources.get(address) {
-            Some(resource) => print_resource(address, resource)?,
-            None => {
-                stack.fail(missing(&state, address));
-                return Ok(ExitCode::FAILURE);
+        StateCommand::Show(ShowStateArgs { address, json, .. }) => {
+            match state.resources.get(address) {
+                Some(resource) if *json => {
+                    let shown = serde_json::json!({
+                        "address": address,
+                        "type": resource.rtype,
+                        "provider": resource.provider,
+                        "module": resource.module,
+                        "inputs": resource.inputs,
+                        "outputs": resource.outputs,
+                        "intact": resource.intact(),
+                    });
+                    say!("{}", serde_json::to_string_pretty(&shown)?)?;
+                }
+                Some(resource) => print_resource(address, resource)?,
+                None => {
+                    stack.fail(missing(&state, address));
+                    return Ok(ExitCode::FAILURE);
+                }
             }
-        },
+        }
         StateCommand::Rm(AddressArgs { address, .. }) => {
             let matched: Vec<String> = state
                 .resources
