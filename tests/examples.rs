@@ -239,6 +239,66 @@ async fn every_example_plans_without_servers() {
     }
 }
 
+/// The order survives into the GitOps render: in every example (Argo CD flavour, the
+/// default), every Kubernetes object depends only on objects of earlier sync waves — directly,
+/// or through resources obp applies itself (a database, a bucket) — and its file carries its
+/// wave (the tree snapshots show the annotations). So a backup checkpoint Job comes before the
+/// upgrade Job and both before the new pods.
+#[tokio::test]
+async fn every_dependency_of_every_example_is_an_earlier_sync_wave() {
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        ("quickstart", &[]),
+        ("dedicated", &[]),
+        ("saas", &[]),
+        ("hybrid", &[]),
+        ("multi-env", &[("environment", "dev")]),
+        ("multi-env", &[("environment", "staging")]),
+        ("multi-env", &[("environment", "prod")]),
+    ];
+    for (example, vars) in cases {
+        let dir = Path::new("examples").join(example);
+        let what = format!("{example} {vars:?}");
+        let config = tree::evaluate(&dir, vars, &what);
+        let (_, made) = first_plan(&config, &dir, &what).await;
+        let graph = obp_engine::graph::Graph::build(&config, None).unwrap();
+        let wave: std::collections::HashMap<&str, u32> = made
+            .changes
+            .iter()
+            .filter_map(|c| Some((c.address.as_str(), c.order?)))
+            .collect();
+        let k8s = made.changes.iter().filter(|c| c.rtype.starts_with("k8s."));
+        let mut edges = 0;
+        for change in k8s {
+            let mine = *wave
+                .get(change.address.as_str())
+                .unwrap_or_else(|| panic!("{what}: {} has no wave", change.address));
+            // Every ordered resource reachable through unordered ones is a dependency too.
+            let mut stack: Vec<&str> = graph.dependencies(&change.address);
+            let mut seen = std::collections::HashSet::new();
+            while let Some(dep) = stack.pop() {
+                if !seen.insert(dep) {
+                    continue;
+                }
+                match wave.get(dep) {
+                    Some(theirs) => {
+                        edges += 1;
+                        assert!(
+                            *theirs < mine,
+                            "{what}: {} (wave {mine}) depends on {dep} (wave {theirs})",
+                            change.address
+                        );
+                    }
+                    None => stack.extend(graph.dependencies(dep)),
+                }
+            }
+        }
+        assert!(
+            edges > 30,
+            "{what}: only {edges} ordered dependencies checked"
+        );
+    }
+}
+
 /// A stack that opts in with `existing_namespace = true` may run in a namespace it does not
 /// own, even one of the cluster's: it renders no Namespace, no quota and no container
 /// defaults there, and its NetworkPolicies select its own pods only (a default-deny for all of

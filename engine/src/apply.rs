@@ -208,7 +208,8 @@ pub async fn apply(
                                 &prior.module,
                                 live.clone(),
                                 prior.deps.clone(),
-                            );
+                            )
+                            .with_order(prior.order);
                             state
                                 .resources
                                 .insert(drift.address.clone(), resource.clone());
@@ -633,6 +634,7 @@ async fn run_change(
     journal: &Journal,
 ) -> Result<(), RunError> {
     let reference = ResourceRef {
+        order: change.order,
         address: &change.address,
         rtype: &change.rtype,
     };
@@ -688,7 +690,8 @@ async fn run_change(
                 &change.module,
                 recorded,
                 change.deps.clone(),
-            );
+            )
+            .with_order(change.order);
             record(
                 journal,
                 JournalEntry::Put {

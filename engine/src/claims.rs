@@ -44,6 +44,7 @@ pub fn collisions(
             continue;
         };
         let reference = ResourceRef {
+            order: None,
             address: &resource.address,
             rtype: &resource.rtype,
         };
@@ -160,6 +161,7 @@ pub async fn sweep(state: &State, providers: &Providers) -> Vec<(String, ApplyEr
 pub fn order_after_deletes(changes: &mut [Change], providers: &Providers) {
     let claims_of = |change: &Change, inputs: &BTreeMap<String, Json>| {
         let reference = ResourceRef {
+            order: None,
             address: &change.address,
             rtype: &change.rtype,
         };

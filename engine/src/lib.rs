@@ -11,6 +11,7 @@ pub mod claims;
 pub mod codec;
 pub mod errors;
 pub mod graph;
+pub mod order;
 pub mod pg;
 pub mod plan;
 pub mod provider;

@@ -25,6 +25,9 @@ use crate::state::{ResourceState, State};
 /// The saved-plan and JSON format version.
 pub const PLAN_FORMAT: u32 = 1;
 
+/// The diff path of a new wave in the apply order (not an attribute: the engine's own).
+pub const ORDER_PATH: &str = "(apply order wave)";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -92,6 +95,10 @@ pub struct Change {
     /// Its group (a tenant) and effects, for the blast radius (none for no-ops).
     #[serde(default)]
     pub impact: Impact,
+    /// Its wave in the apply order, for a provider that renders the order
+    /// ([`crate::provider::Provider::orders`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<u32>,
 }
 
 /// A difference between state and the live system found by refresh.
@@ -219,6 +226,20 @@ pub async fn plan(
             ),
         }
     }
+    // Waves of the apply order, for the resources whose provider writes it into what it
+    // renders.
+    let ordered: HashMap<&str, &str> = config
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let (name, _) = managers.get(r.address.as_str())?;
+            providers
+                .get(name)
+                .is_some_and(|p| p.orders(&r.rtype))
+                .then_some((r.address.as_str(), *name))
+        })
+        .collect();
+    let waves = crate::order::waves(&graph, &ordered);
     // Each resource's attributes as JSON, converted once: validation, claims and the
     // change itself all read them.
     let mut inputs: HashMap<&str, BTreeMap<String, Json>> = config
@@ -273,11 +294,11 @@ pub async fn plan(
             let change = plan_resource(
                 resource,
                 json,
-                provider,
-                schema,
+                (provider, schema),
                 &prior,
                 &actions,
                 provider_impl,
+                waves.get(address.as_str()).copied(),
             );
             if change.action == Action::Replace && resource.lifecycle.prevent_destroy {
                 diagnostics.push(
@@ -353,6 +374,7 @@ pub async fn plan(
             deps: dependents,
             create_before_destroy: false,
             impact: Impact::default(),
+            order: None,
         };
         changes.push(assess(
             change,
@@ -501,6 +523,7 @@ fn validate(
     let schema_errors = out.len() > errors_before;
     if let Some(provider) = providers.get(provider).filter(|_| !schema_errors) {
         let reference = ResourceRef {
+            order: None,
             address: &resource.address,
             rtype: &resource.rtype,
         };
@@ -587,6 +610,7 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
                 .zip(&before)
                 .map(|((address, recorded), before)| {
                     let reference = ResourceRef {
+                        order: recorded.order,
                         address,
                         rtype: &recorded.rtype,
                     };
@@ -620,6 +644,7 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
                 let (before, live) = *changed;
                 if live.inputs != before.inputs {
                     let reference = ResourceRef {
+                        order: recorded.order,
                         address: &address,
                         rtype: &recorded.rtype,
                     };
@@ -640,7 +665,8 @@ async fn refresh(prior: &mut State, providers: &Providers) -> Result<Vec<Drift>,
                         &entry.module,
                         live,
                         entry.deps.clone(),
-                    );
+                    )
+                    .with_order(entry.order);
                 }
             }
             Ok(Read::Gone) => {
@@ -754,14 +780,15 @@ impl Lookup for PlanLookup<'_> {
 }
 
 /// The change for one configured resource; `inputs` are its attributes as JSON.
+/// (`order`: its wave, for a provider that renders the apply order; a new wave is an update.)
 fn plan_resource(
     resource: &Instance,
     inputs: BTreeMap<String, Json>,
-    provider: &str,
-    schema: &ResourceSchema,
+    (provider, schema): (&str, &ResourceSchema),
     prior: &State,
     actions: &HashMap<String, Action>,
     provider_impl: Option<&dyn Provider>,
+    order: Option<u32>,
 ) -> Change {
     let lookup = PlanLookup { prior, actions };
     let mut after = inputs;
@@ -788,6 +815,7 @@ fn plan_resource(
         deps,
         create_before_destroy: resource.lifecycle.create_before_destroy,
         impact: Impact::default(),
+        order,
     };
     let Some(before) = before else {
         let diffs = diff_maps(&BTreeMap::new(), &after, Some(schema));
@@ -800,7 +828,17 @@ fn plan_resource(
             provider_impl,
         );
     };
-    let diffs = diff_maps(&before.inputs, &after, Some(schema));
+    let mut diffs = diff_maps(&before.inputs, &after, Some(schema));
+    if order.is_some() && before.order != order {
+        // What the provider renders changes with the wave (a sync-wave annotation).
+        diffs.push(AttrDiff {
+            path: ORDER_PATH.to_owned(),
+            before: before.order.map(Json::from),
+            after: order.map(Json::from),
+            forces_replace: false,
+            sensitive: false,
+        });
+    }
     // An attribute read from a replaced resource is unknown again even if the text matches.
     if before.rtype != resource.rtype {
         return assess(

@@ -304,6 +304,10 @@ pub struct Recorded {
 pub struct ResourceRef<'a> {
     pub address: &'a str,
     pub rtype: &'a str,
+    /// Its wave in the apply order, for a provider that writes the order into what it
+    /// renders ([`Provider::orders`]): the planned one at create and update, the one it was
+    /// applied at when it is read back; `None` otherwise.
+    pub order: Option<u32>,
 }
 
 /// Resolves `secret("path")` references to their values at apply time only.
@@ -382,6 +386,15 @@ pub trait Provider: Send + Sync {
 
     /// Every resource type this provider manages.
     fn schemas(&self) -> Vec<ResourceSchema>;
+
+    /// Whether the provider writes the apply order into what it renders for resources of
+    /// type `rtype` (a GitOps tree that Argo CD syncs wave by wave): the engine then gives
+    /// each such resource a wave
+    /// (`ResourceRef::order` at create and update), plans a change of wave as an update, and
+    /// records it in state.
+    fn orders(&self, _rtype: &str) -> bool {
+        false
+    }
 
     /// Extra validation beyond the schema (formats, combinations).
     fn validate(

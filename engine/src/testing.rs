@@ -39,12 +39,22 @@ pub struct MemoryProvider {
     /// Declares `mem.thing` without its replace rules: a second provider serving one type
     /// with another schema (as GitOps and Kubernetes both serve `k8s.*`).
     pub lenient: bool,
+    /// Orders its `mem.thing` resources (as a GitOps provider renders sync waves).
+    pub ordering: bool,
     next_id: Mutex<u64>,
 }
 
 impl MemoryProvider {
     pub fn new() -> MemoryProvider {
         MemoryProvider::default()
+    }
+
+    /// A provider that orders its `mem.thing` resources (see [`MemoryProvider::ordering`]).
+    pub fn ordering() -> MemoryProvider {
+        MemoryProvider {
+            ordering: true,
+            ..MemoryProvider::default()
+        }
     }
 
     /// A provider whose `mem.thing` has no replace rules (see [`MemoryProvider::lenient`]).
@@ -221,6 +231,10 @@ pub fn schemas() -> Vec<ResourceSchema> {
 impl Provider for MemoryProvider {
     fn kind(&self) -> &str {
         "mem"
+    }
+
+    fn orders(&self, rtype: &str) -> bool {
+        self.ordering && rtype == "mem.thing"
     }
 
     fn schemas(&self) -> Vec<ResourceSchema> {

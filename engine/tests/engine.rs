@@ -497,6 +497,70 @@ async fn a_resource_is_planned_with_the_schema_of_its_own_provider() {
     );
 }
 
+/// A provider that renders the apply order gets waves: the fewest the dependencies allow,
+/// counting dependencies through resources it does not order; a new wave is an update
+/// (shown as such), recorded in state, and then no change.
+#[tokio::test]
+async fn an_ordering_provider_gets_waves_and_a_new_wave_is_an_update() {
+    let stack = |through: &str| {
+        format!(
+            r#"
+stack waves {{}}
+resource mem.thing a {{ name = "a" }}
+resource mem.strict b {{ size = 1, label = mem.thing.a.name }}
+resource mem.thing c {{ name = "c", after = {through} }}
+resource mem.thing d {{ name = "d" }}
+"#
+        )
+    };
+    let mut fx = Fixture::new(&stack("mem.strict.b.label"));
+    fx.providers = Providers::new();
+    fx.providers
+        .insert("mem", Arc::new(MemoryProvider::ordering()));
+    let first = fx.plan().await;
+    let wave = |plan: &Plan, address: &str| {
+        plan.changes
+            .iter()
+            .find(|c| c.address == address)
+            .and_then(|c| c.order)
+    };
+    assert_eq!(wave(&first, "mem.thing.a"), Some(0));
+    assert_eq!(
+        wave(&first, "mem.strict.b"),
+        None,
+        "mem.strict is not ordered"
+    );
+    assert_eq!(wave(&first, "mem.thing.c"), Some(1), "after a, through b");
+    assert_eq!(wave(&first, "mem.thing.d"), Some(0));
+    assert!(fx.apply(&first).await.ok());
+    assert_eq!(fx.state().await.resources["mem.thing.c"].order, Some(1));
+    assert!(!fx.plan().await.has_changes());
+
+    // c no longer waits for anything: its wave drops, and only that changes.
+    fx.edit(&stack("\"now\""));
+    let moved = fx.plan().await;
+    assert_eq!(
+        actions(&moved),
+        [("mem.thing.c".to_owned(), Action::Update)]
+    );
+    let diffs: Vec<(&str, Option<&serde_json::Value>)> = moved
+        .changes
+        .iter()
+        .find(|c| c.address == "mem.thing.c")
+        .unwrap()
+        .diffs
+        .iter()
+        .map(|d| (d.path.as_str(), d.after.as_ref()))
+        .collect();
+    assert!(
+        diffs.contains(&("(apply order wave)", Some(&json!(0)))),
+        "{diffs:?}"
+    );
+    assert!(fx.apply(&moved).await.ok());
+    assert_eq!(fx.state().await.resources["mem.thing.c"].order, Some(0));
+    assert!(!fx.plan().await.has_changes());
+}
+
 #[tokio::test]
 async fn removed_resources_are_deleted_dependents_first() {
     let fx = Fixture::new(CHAIN);

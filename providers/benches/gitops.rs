@@ -68,6 +68,7 @@ type Resource = (String, &'static str, BTreeMap<String, Json>);
 
 fn reference(resource: &Resource) -> ResourceRef<'_> {
     ResourceRef {
+        order: None,
         address: &resource.0,
         rtype: resource.1,
     }

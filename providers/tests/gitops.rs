@@ -95,6 +95,43 @@ async fn renders_a_deterministic_tree_and_a_second_plan_is_empty() {
     assert_eq!(tree(&out(&run)), tree(&out(&again)));
 }
 
+/// The flavour says how the tree carries the apply order: Argo CD sync waves by default (a
+/// Deployment after the Namespace and ExternalSecret it uses), none when `plain`, and a clear
+/// refusal for what is not built (`flux`) or unknown.
+#[tokio::test]
+async fn the_flavour_decides_whether_the_tree_carries_sync_waves() {
+    let argocd = Run::new(STACK);
+    argocd.apply(&argocd.plan(false).await).await;
+    let web =
+        std::fs::read_to_string(out(&argocd).join("odoo-acme/deployment-odoo-web.yaml")).unwrap();
+    assert!(web.contains("argocd.argoproj.io/sync-wave: '1'"), "{web}");
+    let namespace =
+        std::fs::read_to_string(out(&argocd).join("_cluster/namespace-odoo-acme.yaml")).unwrap();
+    assert!(
+        namespace.contains("argocd.argoproj.io/sync-wave: '0'"),
+        "{namespace}"
+    );
+    let conf = std::fs::read_to_string(out(&argocd).join("odoo-acme/odoo.conf")).unwrap();
+    assert!(!conf.contains("sync-wave"), "plain files carry no order");
+
+    let plain = Run::new(&STACK.replace(
+        "provider gitops { dir = \"out\" }",
+        "provider gitops {\n  dir = \"out\"\n  flavour = \"plain\"\n}",
+    ));
+    plain.apply(&plain.plan(false).await).await;
+    assert!(!tree(&out(&plain)).contains("sync-wave"));
+    assert!(!plain.plan(false).await.has_changes());
+
+    for (flavour, says) in [("flux", "not built yet"), ("spinnaker", "\"argocd\"")] {
+        let error = obp_providers::gitops::GitOps::new(
+            Path::new("."),
+            &std::collections::BTreeMap::from([("flavour".to_owned(), serde_json::json!(flavour))]),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains(says), "{flavour}: {error}");
+    }
+}
+
 #[tokio::test]
 async fn a_hand_edit_is_drift_and_apply_restores_it() {
     let run = Run::new(STACK);

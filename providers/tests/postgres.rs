@@ -555,6 +555,7 @@ async fn hostile_names_are_refused_before_anything_runs() {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let reference = ResourceRef {
+            order: None,
             address: "postgres.x.y",
             rtype,
         };
@@ -641,6 +642,7 @@ resource postgres.database owned_by_pg {{
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let reference = ResourceRef {
+            order: None,
             address: "postgres.x.y",
             rtype,
         };
@@ -686,6 +688,7 @@ async fn plain_password_and_missing_secret_are_clear_errors() {
 async fn tls_modes_and_bad_urls() {
     let ca = server_env("OBP_TEST_PG_CA", "postgres");
     let reference = ResourceRef {
+        order: None,
         address: "postgres.role.none",
         rtype: "postgres.role",
     };
@@ -774,6 +777,7 @@ async fn every_type_imports_by_its_id() {
         let provider = &provider;
         async move {
             let reference = ResourceRef {
+                order: None,
                 address: "postgres.x.imported",
                 rtype,
             };

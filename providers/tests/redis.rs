@@ -254,6 +254,7 @@ async fn hostile_names_and_rules_are_refused_before_anything_runs() {
     )]))
     .unwrap();
     let reference = ResourceRef {
+        order: None,
         address: "redis.acl_user.x",
         rtype: "redis.acl_user",
     };
@@ -311,6 +312,7 @@ async fn an_existing_user_is_not_taken_over_but_can_be_imported() {
 
     let provider = Redis::new(&BTreeMap::from([("url".to_owned(), json!(url()))])).unwrap();
     let reference = ResourceRef {
+        order: None,
         address: "redis.acl_user.tenant",
         rtype: "redis.acl_user",
     };

@@ -314,6 +314,7 @@ async fn garage_bucket_lifecycle_object_drift_and_destroy() {
     // Import reads the object back as the blueprint writes it.
     let providers = run.providers();
     let reference = obp_engine::provider::ResourceRef {
+        order: None,
         address: "s3.object.adopted",
         rtype: "s3.object",
     };
@@ -594,6 +595,7 @@ async fn moto_versioning_policy_and_tags_round_trip_and_drift() {
     let providers = run.providers();
     let s3 = providers.get("s3").unwrap();
     let reference = obp_engine::provider::ResourceRef {
+        order: None,
         address: "s3.bucket.adopted",
         rtype: "s3.bucket",
     };
@@ -605,6 +607,7 @@ async fn moto_versioning_policy_and_tags_round_trip_and_drift() {
         30
     );
     let policy_ref = obp_engine::provider::ResourceRef {
+        order: None,
         address: "s3.bucket_policy.adopted",
         rtype: "s3.bucket_policy",
     };

@@ -316,6 +316,7 @@ pub async fn refresh(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
             continue;
         };
         let reference = ResourceRef {
+            order: None,
             address: &address,
             rtype: &resource.rtype,
         };
@@ -328,7 +329,8 @@ pub async fn refresh(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
                     &resource.module,
                     live,
                     resource.deps.clone(),
-                );
+                )
+                .with_order(resource.order);
                 state.apply_entry(&JournalEntry::Put {
                     address: address.clone(),
                     resource: entry,
@@ -418,6 +420,7 @@ pub async fn import(args: &ImportArgs, color: Color) -> CliResult<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     let reference = ResourceRef {
+        order: None,
         address,
         rtype: &resource.rtype,
     };

@@ -104,6 +104,10 @@ pub struct ResourceState {
     pub deps: Vec<String>,
     /// SHA-256 of inputs and outputs, to spot hand edits of the state file.
     pub hash: String,
+    /// Its wave in the apply order when it was applied, for a provider that renders it
+    /// ([`crate::provider::Provider::orders`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<u32>,
 }
 
 impl ResourceState {
@@ -123,7 +127,14 @@ impl ResourceState {
             outputs: recorded.outputs,
             deps,
             hash,
+            order: None,
         }
+    }
+
+    /// The same, applied at wave `order`.
+    pub fn with_order(mut self, order: Option<u32>) -> ResourceState {
+        self.order = order;
+        self
     }
 
     pub fn recorded(&self) -> Recorded {

@@ -34,12 +34,29 @@ use crate::manifest::{self, bool_option, text_option, SecretStore};
 /// The catalogue code of an output directory that holds the state.
 pub const STATE_INSIDE: &str = "E0614";
 
+/// How the rendered tree tells its GitOps controller the apply order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// Argo CD: every object carries `argocd.argoproj.io/sync-wave`, its wave in the
+    /// dependency graph. Argo CD applies a wave only once every object of the earlier waves is
+    /// synced and healthy, so a backup checkpoint Job that fails (Degraded) holds back the
+    /// upgrade Job and the new image of the waves after it. The default: Argo CD is the
+    /// GitOps controller most teams run, and ordering needs nothing else in the tree.
+    ArgoCd,
+    /// No ordering: the controller applies the tree at once (what obp rendered before).
+    Plain,
+}
+
+/// The annotation Argo CD orders a sync by.
+pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+
 /// Configuration of one GitOps output directory.
 #[derive(Debug, Clone)]
 pub struct GitOps {
     root: PathBuf,
     store: SecretStore,
     commit: bool,
+    flavour: Flavour,
     /// The root with every existing part resolved: what claims and the state check compare.
     resolved_root: PathBuf,
 }
@@ -47,15 +64,30 @@ pub struct GitOps {
 impl GitOps {
     /// `dir` is relative to the stack directory unless absolute.
     pub fn new(stack_dir: &Path, attrs: &BTreeMap<String, Json>) -> Result<GitOps, ProviderError> {
-        let mut known = vec!["dir", "commit"];
+        let mut known = vec!["dir", "commit", "flavour"];
         known.extend_from_slice(SecretStore::OPTIONS);
         check_options(attrs, &known)?;
         let root = stack_dir.join(text_option(attrs, "dir", "out")?);
+        let flavour = match text_option(attrs, "flavour", "argocd")?.as_str() {
+            "argocd" => Flavour::ArgoCd,
+            "plain" => Flavour::Plain,
+            "flux" => {
+                return Err(ProviderError::Config(
+                    "`flavour = \"flux\"` is not built yet (Kustomization stages with dependsOn): use \"argocd\" (sync waves) or \"plain\"".to_owned(),
+                ))
+            }
+            other => {
+                return Err(ProviderError::Config(format!(
+                    "`flavour` is \"argocd\" (sync waves, the default) or \"plain\" (no order), not \"{other}\""
+                )))
+            }
+        };
         Ok(GitOps {
             resolved_root: files::resolved(&root),
             root,
             store: SecretStore::from_options(attrs)?,
             commit: bool_option(attrs, "commit", false)?,
+            flavour,
         })
     }
 
@@ -66,14 +98,19 @@ impl GitOps {
     /// The file for a resource and its content.
     fn render(
         &self,
-        rtype: &str,
+        resource: &ResourceRef<'_>,
         inputs: &BTreeMap<String, Json>,
         checks: Checks,
     ) -> Result<(String, String), ProviderError> {
-        let (path, body) = self.target(rtype, inputs, checks)?;
+        let (path, body) = self.target(resource.rtype, inputs, checks)?;
         let content = match body {
             Body::Text(text) => text,
-            Body::Manifest(manifest) => render::yaml(&manifest)?,
+            Body::Manifest(mut manifest) => {
+                if let (Flavour::ArgoCd, Some(wave)) = (self.flavour, resource.order) {
+                    annotate(&mut manifest, SYNC_WAVE, &wave.to_string());
+                }
+                render::yaml(&manifest)?
+            }
         };
         Ok((path, content))
     }
@@ -168,6 +205,42 @@ enum Checks {
     Skip,
 }
 
+/// Sets `metadata.annotations[key]` of a manifest.
+fn annotate(manifest: &mut Json, key: &str, value: &str) {
+    if let Some(metadata) = manifest.get_mut("metadata").and_then(Json::as_object_mut) {
+        let annotations = metadata
+            .entry("annotations")
+            .or_insert_with(|| Json::Object(Default::default()));
+        if let Some(map) = annotations.as_object_mut() {
+            map.insert(key.to_owned(), json!(value));
+        }
+    }
+}
+
+/// Removes an annotation obp added from attributes read back, and the annotations map it
+/// leaves empty when the configuration had none.
+fn unannotate(inputs: &mut BTreeMap<String, Json>, key: &str, prior: &BTreeMap<String, Json>) {
+    let Some(metadata) = inputs.get_mut("metadata").and_then(Json::as_object_mut) else {
+        return;
+    };
+    let emptied = match metadata
+        .get_mut("annotations")
+        .and_then(Json::as_object_mut)
+    {
+        Some(annotations) => {
+            annotations.remove(key);
+            annotations.is_empty()
+        }
+        None => false,
+    };
+    let had_annotations = prior
+        .get("metadata")
+        .is_some_and(|m| m.get("annotations").is_some());
+    if emptied && !had_annotations {
+        metadata.remove("annotations");
+    }
+}
+
 /// Resource schemas: every known Kubernetes kind plus `file.text`.
 pub fn schemas() -> Vec<ResourceSchema> {
     let mut schemas = manifest::kind_schemas(&[AttrSchema::new("path", AttrType::String)
@@ -198,6 +271,10 @@ impl Provider for GitOps {
 
     fn schemas(&self) -> Vec<ResourceSchema> {
         schemas()
+    }
+
+    fn orders(&self, rtype: &str) -> bool {
+        self.flavour == Flavour::ArgoCd && rtype.starts_with("k8s.")
     }
 
     fn validate(
@@ -242,7 +319,7 @@ impl Provider for GitOps {
         resource: &ResourceRef<'_>,
         inputs: &BTreeMap<String, Json>,
     ) -> Result<Recorded, ProviderError> {
-        let (path, content) = self.render(resource.rtype, inputs, Checks::Run)?;
+        let (path, content) = self.render(resource, inputs, Checks::Run)?;
         if let Some(existing) = self.read_file(&path)? {
             if existing != content && !existing.starts_with(HEADER) {
                 return Err(ProviderError::Remote(format!(
@@ -260,7 +337,7 @@ impl Provider for GitOps {
         prior: &Recorded,
         inputs: &BTreeMap<String, Json>,
     ) -> Result<Recorded, ProviderError> {
-        let (path, content) = self.render(resource.rtype, inputs, Checks::Run)?;
+        let (path, content) = self.render(resource, inputs, Checks::Run)?;
         let old = prior
             .outputs
             .get("path")
@@ -296,7 +373,7 @@ impl Provider for GitOps {
             return Ok(None);
         };
         let expected = self
-            .render(resource.rtype, &prior.inputs, Checks::Skip)
+            .render(resource, &prior.inputs, Checks::Skip)
             .map(|(_, c)| c)
             .ok();
         if expected.as_deref() == Some(text.as_str()) {
@@ -308,8 +385,14 @@ impl Provider for GitOps {
             inputs
         } else {
             let kind = kinds::by_type(resource.rtype).ok_or_else(|| invalid("", "unknown kind"))?;
-            render::attributes(kind, &text, &prior.inputs, &self.store)
-                .unwrap_or_else(|| BTreeMap::from([("unparseable_file".to_owned(), json!(path))]))
+            match render::attributes(kind, &text, &prior.inputs, &self.store) {
+                Some(mut inputs) => {
+                    // The wave is obp's own (the state holds it), not an attribute.
+                    unannotate(&mut inputs, SYNC_WAVE, &prior.inputs);
+                    inputs
+                }
+                None => BTreeMap::from([("unparseable_file".to_owned(), json!(path))]),
+            }
         };
         Ok(Some(Recorded {
             inputs,
@@ -332,9 +415,12 @@ impl Provider for GitOps {
             ])
         } else {
             let kind = kinds::by_type(resource.rtype).ok_or_else(|| invalid("", "unknown kind"))?;
-            render::attributes(kind, &text, &BTreeMap::new(), &self.store).ok_or_else(|| {
-                ProviderError::Remote(format!("`{id}` is not a manifest of kind {}", kind.kind))
-            })?
+            let mut inputs = render::attributes(kind, &text, &BTreeMap::new(), &self.store)
+                .ok_or_else(|| {
+                    ProviderError::Remote(format!("`{id}` is not a manifest of kind {}", kind.kind))
+                })?;
+            unannotate(&mut inputs, SYNC_WAVE, &BTreeMap::new());
+            inputs
         };
         Ok(Self::recorded(&inputs, id.to_owned()))
     }
@@ -351,7 +437,7 @@ impl Provider for GitOps {
     ) -> Option<String> {
         let path = recorded.outputs.get("path")?.as_str()?;
         let expected = self
-            .render(resource.rtype, &recorded.inputs, Checks::Skip)
+            .render(resource, &recorded.inputs, Checks::Skip)
             .ok()?
             .1;
         let actual = self.read_file(path).ok()??;

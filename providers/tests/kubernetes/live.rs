@@ -929,7 +929,14 @@ resource k8s.deployment web {
         ("k8s.deployment.web", "k8s.deployment", format!("{ns}/web")),
     ] {
         let recorded = provider
-            .import(&ResourceRef { address, rtype }, &id)
+            .import(
+                &ResourceRef {
+                    order: None,
+                    address,
+                    rtype,
+                },
+                &id,
+            )
             .await
             .unwrap_or_else(|e| panic!("import of {id} failed: {e}"));
         assert!(recorded.outputs["uid"].is_string());
