@@ -214,18 +214,20 @@ async fn a_release_shows_its_blast_radius_per_tenant() {
 /// Every example plans on a machine without any server: the configuration evaluates, every
 /// provider accepts its configuration, and every resource passes its provider's validation
 /// (every Kubernetes manifest is checked against its k8s-openapi type).
+/// Every example, with the variables of each of its environments.
+const EVERY_EXAMPLE: &[(&str, &[(&str, &str)])] = &[
+    ("quickstart", &[]),
+    ("dedicated", &[]),
+    ("saas", &[]),
+    ("hybrid", &[]),
+    ("multi-env", &[("environment", "dev")]),
+    ("multi-env", &[("environment", "staging")]),
+    ("multi-env", &[("environment", "prod")]),
+];
+
 #[tokio::test]
 async fn every_example_plans_without_servers() {
-    let cases: &[(&str, &[(&str, &str)])] = &[
-        ("quickstart", &[]),
-        ("dedicated", &[]),
-        ("saas", &[]),
-        ("hybrid", &[]),
-        ("multi-env", &[("environment", "dev")]),
-        ("multi-env", &[("environment", "staging")]),
-        ("multi-env", &[("environment", "prod")]),
-    ];
-    for (example, vars) in cases {
+    for (example, vars) in EVERY_EXAMPLE {
         let dir = Path::new("examples").join(example);
         let what = format!("{example} {vars:?}");
         let config = tree::evaluate(&dir, vars, &what);
@@ -246,16 +248,7 @@ async fn every_example_plans_without_servers() {
 /// upgrade Job and both before the new pods.
 #[tokio::test]
 async fn every_dependency_of_every_example_is_an_earlier_sync_wave() {
-    let cases: &[(&str, &[(&str, &str)])] = &[
-        ("quickstart", &[]),
-        ("dedicated", &[]),
-        ("saas", &[]),
-        ("hybrid", &[]),
-        ("multi-env", &[("environment", "dev")]),
-        ("multi-env", &[("environment", "staging")]),
-        ("multi-env", &[("environment", "prod")]),
-    ];
-    for (example, vars) in cases {
+    for (example, vars) in EVERY_EXAMPLE {
         let dir = Path::new("examples").join(example);
         let what = format!("{example} {vars:?}");
         let config = tree::evaluate(&dir, vars, &what);

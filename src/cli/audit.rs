@@ -51,16 +51,21 @@ pub async fn run(args: &Args, color: Color) -> CliResult<ExitCode> {
     }
 }
 
-async fn list(args: &ListArgs, color: Color) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(&args.stack, color, Policies::Skip) else {
-        return Ok(ExitCode::FAILURE);
-    };
-    let records = match stack.backend.audit_trail().await {
-        Ok(records) => records,
+/// The stack and its audit trail; `None` when either cannot be read (the error was said).
+async fn trail(args: &StackArgs, color: Color) -> Option<(Stack, Vec<Record>)> {
+    let stack = Stack::load(args, color, Policies::Skip).ok()?;
+    match stack.backend.audit_trail().await {
+        Ok(records) => Some((stack, records)),
         Err(error) => {
             stack.fail(error);
-            return Ok(ExitCode::FAILURE);
+            None
         }
+    }
+}
+
+async fn list(args: &ListArgs, color: Color) -> CliResult<ExitCode> {
+    let Some((_, records)) = trail(&args.stack, color).await else {
+        return Ok(ExitCode::FAILURE);
     };
     // RFC 3339 UTC times compare as text; a bare date is its first instant.
     let since = args.since.as_deref().unwrap_or("");
@@ -120,15 +125,8 @@ fn line(record: &Record) -> String {
 }
 
 async fn verify(args: &StackArgs, color: Color) -> CliResult<ExitCode> {
-    let Ok(stack) = Stack::load(args, color, Policies::Skip) else {
+    let Some((stack, records)) = trail(args, color).await else {
         return Ok(ExitCode::FAILURE);
-    };
-    let records = match stack.backend.audit_trail().await {
-        Ok(records) => records,
-        Err(error) => {
-            stack.fail(error);
-            return Ok(ExitCode::FAILURE);
-        }
     };
     match audit::verify(&records) {
         Ok(count) => {
