@@ -357,7 +357,7 @@ pub fn json(plan: &Plan) -> Json {
                     })
                 })
                 .collect();
-            json!({
+            let mut change = json!({
                 "address": c.address,
                 "type": c.rtype,
                 "provider": c.provider,
@@ -365,7 +365,12 @@ pub fn json(plan: &Plan) -> Json {
                 "action": c.action,
                 "reasons": c.reasons,
                 "diffs": diffs,
-            })
+            });
+            // Its wave, where the provider renders the apply order (GitOps sync waves).
+            if let Some(order) = c.order {
+                change["order"] = json!(order);
+            }
+            change
         })
         .collect();
     let drift = drift_json(plan);
