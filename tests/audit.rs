@@ -192,3 +192,24 @@ fn commands_at_the_same_time_never_fork_the_chain() {
     let (code, text) = obp(dir.path(), &["audit", "verify"]);
     assert_eq!(code, 0, "{text}");
 }
+
+/// A stack that takes its environment as a param (one file, one state per environment, as
+/// the multi-env example) is recorded with the environment it ran as.
+#[test]
+fn the_environment_given_as_a_param_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stack.obp"),
+        "stack per_env {}\nparam environment: string = \"dev\"\nbackend local { path = \"state/${environment}.json\" }\nresource file.text note { path = \"${environment}.txt\", content = environment }\n",
+    )
+    .unwrap();
+    let (code, text) = obp(
+        dir.path(),
+        &["apply", "--auto-approve", "--var", "environment=prod"],
+    );
+    assert_eq!(code, 0, "{text}");
+    let trail = records(dir.path(), &["--var", "environment=prod"]);
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0]["environment"], "prod");
+    assert!(dir.path().join("state/prod.json.audit").exists());
+}

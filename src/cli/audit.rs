@@ -153,10 +153,7 @@ impl Entry {
     pub fn new(stack: &Stack, command: &str) -> Entry {
         let info = stack.config.stack.as_ref();
         let mut record = Record::new(command, info.map_or("", |s| s.name.as_str()));
-        record.environment = info
-            .and_then(|s| s.attrs.get("environment"))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
+        record.environment = stack.environment.clone();
         Entry(record)
     }
 

@@ -55,14 +55,29 @@ pub async fn run(args: &Args, color: Color) -> CliResult<ExitCode> {
         say!("No drift: every object obp manages is as it was last applied.")?;
     } else {
         say_raw!("{}", render::drift(&made))?;
-        let count = made.drift.len();
-        say!(
-            "{count} object{} changed outside obp. `obp plan` shows how apply would restore {}; `obp refresh` records {} as {} now.",
-            if count == 1 { "" } else { "s" },
-            if count == 1 { "it" } else { "them" },
-            if count == 1 { "it" } else { "them" },
-            if count == 1 { "it is" } else { "they are" },
-        )?;
+        // Objects obp manages changed or went; leftovers (files no resource owns, a stale
+        // kustomization) are not objects of the configuration: apply removes or rewrites them.
+        let leftovers = made
+            .drift
+            .iter()
+            .filter(|d| d.kind == "stray" || d.kind == "outdated")
+            .count();
+        let count = made.drift.len() - leftovers;
+        if count > 0 {
+            say!(
+                "{count} object{} changed outside obp. `obp plan` shows how apply would restore {}; `obp refresh` records {} as {} now.",
+                if count == 1 { "" } else { "s" },
+                if count == 1 { "it" } else { "them" },
+                if count == 1 { "it" } else { "them" },
+                if count == 1 { "it is" } else { "they are" },
+            )?;
+        }
+        if leftovers > 0 {
+            say!(
+                "{leftovers} leftover{} of an interrupted apply: the next `obp apply` removes the files no resource owns and rewrites stale kustomizations.",
+                if leftovers == 1 { "" } else { "s" },
+            )?;
+        }
     }
     Ok(if made.drift.is_empty() {
         ExitCode::SUCCESS

@@ -21,6 +21,9 @@ pub struct Stack {
     pub providers: Providers,
     pub backend: Arc<dyn Backend>,
     pub color: Color,
+    /// The environment the stack runs as: its block's `environment`, else the value given
+    /// to an `environment` param (`--var environment=staging`); for the audit trail.
+    pub environment: Option<String>,
 }
 
 /// Why loading stopped (the diagnostics were printed).
@@ -84,12 +87,26 @@ impl Stack {
                 return Err(Failed);
             }
         };
+        let environment = config
+            .stack
+            .as_ref()
+            .and_then(|s| s.attrs.get("environment"))
+            .and_then(|v| v.as_str())
+            .or_else(|| {
+                options
+                    .eval
+                    .vars
+                    .get("environment")
+                    .and_then(|v| v.as_str())
+            })
+            .map(str::to_owned);
         Ok(Stack {
             sources: checked.sources,
             config,
             providers,
             backend,
             color,
+            environment,
         })
     }
 
