@@ -35,6 +35,8 @@ stack fleet {{}}
 
 provider gitops {{
   dir = "out"
+  // The peers render no apply order: compare like with like (Argo CD sync waves off).
+  flavour = "plain"
 }}
 
 let image = "{IMAGE}"

@@ -106,11 +106,25 @@ impl Record {
     }
 }
 
-/// SHA-256 (hex) of a plan as `plan --json` shows it: its configuration hash, the state
-/// serial and lineage it was made against, and every change.
+/// SHA-256 (hex) of a plan as it is saved (`plan -out`): its configuration hash, the state
+/// serial and lineage it was made against, and every change. Streamed into the hash: a
+/// fleet's plan is never held a second time as text or as a JSON tree.
 pub fn plan_hash(plan: &crate::plan::Plan) -> String {
-    let json = serde_json::to_string(&crate::render::json(plan)).unwrap_or_default();
-    hex(&Sha256::digest(json.as_bytes()))
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new());
+    // Serialising a plan cannot fail (no maps with non-string keys); a failure would only
+    // make the hash that of a prefix, never a panic.
+    let _ = serde_json::to_writer(&mut hashing, plan);
+    hex(&hashing.0.finalize())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1062,6 +1062,13 @@ fn diff_value(
     leaf: &Leaf<'_>,
     out: &mut Vec<AttrDiff>,
 ) {
+    // Equal and fully known: no diff anywhere below, so no paths to build (a no-op plan of a
+    // fleet compares every attribute of every resource).
+    if let (Some(b), Some(a)) = (before, after) {
+        if b == a && !resolve::is_unknown(a) {
+            return;
+        }
+    }
     // A record that appears or disappears as a whole is shown field by field.
     let empty = Json::Object(serde_json::Map::new());
     let is_record = |v: Option<&Json>| {
