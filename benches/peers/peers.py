@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -20,18 +21,23 @@ TIMEOUT = int(os.environ.get("OBP_PEERS_TIMEOUT", "900"))
 
 def timed(cmd, cwd=None):
     """(wall seconds, peak RSS MB) of a command, or (None, None) after TIMEOUT."""
-    stats = os.path.join(cwd or ".", ".time")
+    # /usr/bin/time's report goes to a file of its own, never into the repository or the
+    # directory being measured.
+    fd, stats = tempfile.mkstemp(prefix="obp-peers-time-")
+    os.close(fd)
     start = time.monotonic()
     try:
         subprocess.run(["/usr/bin/time", "-f", "%M", "-o", stats, *cmd], cwd=cwd, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
+        os.remove(stats)
         return None, None
     except subprocess.CalledProcessError as error:
         sys.exit(f"{' '.join(cmd)} failed:\n{error.stderr.decode()[-3000:]}")
     wall = time.monotonic() - start
     with open(stats) as f:
         rss_kb = int(f.read().split()[-1])
+    os.remove(stats)
     return wall, rss_kb / 1024
 
 
