@@ -11,8 +11,12 @@ use std::collections::HashMap;
 use crate::graph::Graph;
 
 /// The wave of every resource in `ordered` (address → the provider that orders it); the
-/// others only pass dependencies through.
-pub fn waves(graph: &Graph, ordered: &HashMap<&str, &str>) -> HashMap<String, u32> {
+/// others only pass dependencies through. `order` is the graph's apply order.
+pub fn waves(
+    graph: &Graph,
+    order: &[String],
+    ordered: &HashMap<&str, &str>,
+) -> HashMap<String, u32> {
     let mut out = HashMap::new();
     let mut providers: Vec<&str> = ordered.values().copied().collect();
     providers.sort_unstable();
@@ -20,12 +24,11 @@ pub fn waves(graph: &Graph, ordered: &HashMap<&str, &str>) -> HashMap<String, u3
     if providers.is_empty() {
         return out;
     }
-    let order = graph.apply_order();
     for provider in providers {
         // For a resource `provider` orders: its wave. For any other: the earliest wave a
         // resource `provider` orders that depends on it may take.
         let mut level: HashMap<&str, u32> = HashMap::new();
-        for address in &order {
+        for address in order {
             let earliest = graph
                 .dependencies(address)
                 .into_iter()

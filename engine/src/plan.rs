@@ -226,20 +226,6 @@ pub async fn plan(
             ),
         }
     }
-    // Waves of the apply order, for the resources whose provider writes it into what it
-    // renders.
-    let ordered: HashMap<&str, &str> = config
-        .resources
-        .iter()
-        .filter_map(|r| {
-            let (name, _) = managers.get(r.address.as_str())?;
-            providers
-                .get(name)
-                .is_some_and(|p| p.orders(&r.rtype))
-                .then_some((r.address.as_str(), *name))
-        })
-        .collect();
-    let waves = crate::order::waves(&graph, &ordered);
     // Each resource's attributes as JSON, converted once: validation, claims and the
     // change itself all read them.
     let mut inputs: HashMap<&str, BTreeMap<String, Json>> = config
@@ -281,7 +267,22 @@ pub async fn plan(
             .iter()
             .map(|r| (r.address.as_str(), r))
             .collect();
-        for address in graph.apply_order() {
+        // Walked once for the changes and once more for the waves of the resources whose
+        // provider writes the order into what it renders.
+        let apply_order = graph.apply_order();
+        let ordered: HashMap<&str, &str> = config
+            .resources
+            .iter()
+            .filter_map(|r| {
+                let (name, _) = managers.get(r.address.as_str())?;
+                providers
+                    .get(name)
+                    .is_some_and(|p| p.orders(&r.rtype))
+                    .then_some((r.address.as_str(), *name))
+            })
+            .collect();
+        let waves = crate::order::waves(&graph, &apply_order, &ordered);
+        for address in apply_order {
             let Some(resource) = by_address.get(address.as_str()) else {
                 continue;
             };

@@ -399,19 +399,12 @@ fn secret_template(template: &Json) -> Result<Json, ProviderError> {
 /// Refuses secret references where only plain data belongs (templates, rewrites): the
 /// values are the operator's to read, never obp's to write.
 fn no_references(value: &Json, path: &str) -> Result<(), ProviderError> {
-    match value {
-        Json::Object(map) if map.len() == 1 && (map.contains_key("$secret") || map.contains_key("$template")) => Err(invalid(
-            path,
+    match crate::manifest::secret_reference_at(value, path) {
+        Some(at) => Err(invalid(
+            &at,
             "a secret reference cannot be written here: name it in `data` and use its key in the template (`{{ .KEY }}`)",
         )),
-        Json::Object(map) => map
-            .iter()
-            .try_for_each(|(key, item)| no_references(item, &format!("{path}.{key}"))),
-        Json::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, item)| no_references(item, &format!("{path}[{i}]"))),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 

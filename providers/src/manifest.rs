@@ -135,25 +135,37 @@ pub fn manifest(
 
 /// Refuses secret references (and templates built from them) outside ExternalSecret data.
 fn no_secrets(value: &Json, path: &str) -> Result<(), ProviderError> {
-    match value {
-        Json::Object(map) if map.len() == 1 && (map.contains_key("$secret") || map.contains_key("$template")) => Err(invalid(
-            path,
+    match secret_reference_at(value, path) {
+        Some(at) => Err(invalid(
+            &at,
             "secret references cannot be written into a manifest; put them in a `k8s.external_secret` and read the Kubernetes Secret it creates",
         )),
-        Json::Object(map) => {
-            for (key, item) in map {
-                let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                no_secrets(item, &here)?;
-            }
-            Ok(())
+        None => Ok(()),
+    }
+}
+
+/// The path of the first secret reference (or template built from one) in `value`, which
+/// sits at `path`: nothing but an ExternalSecret's `data` may hold one.
+pub fn secret_reference_at(value: &Json, path: &str) -> Option<String> {
+    match value {
+        Json::Object(map)
+            if map.len() == 1 && (map.contains_key("$secret") || map.contains_key("$template")) =>
+        {
+            Some(path.to_owned())
         }
-        Json::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                no_secrets(item, &format!("{path}[{i}]"))?;
-            }
-            Ok(())
-        }
-        _ => Ok(()),
+        Json::Object(map) => map.iter().find_map(|(key, item)| {
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            secret_reference_at(item, &here)
+        }),
+        Json::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| secret_reference_at(item, &format!("{path}[{i}]"))),
+        _ => None,
     }
 }
 

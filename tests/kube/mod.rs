@@ -115,8 +115,16 @@ impl Cluster {
                 .to_owned();
             let params = PatchParams::apply("argocd-controller")
                 .validation(kube::api::ValidationDirective::Strict);
-            if let Err(error) = api.patch(&name, &params, &Patch::Apply(&object)).await {
-                refused.push(format!("{file}: {}", short(&error.to_string())));
+            match api.patch(&name, &params, &Patch::Apply(&object)).await {
+                Ok(_) => {}
+                // The server quotes a refused object whole (a Job's template runs to
+                // kilobytes): the provider's own trimming keeps the field and the reason.
+                Err(kube::Error::Api(status)) => refused.push(format!(
+                    "{file}: {} ({})",
+                    obp_providers::kubernetes::shorten_values(&status.message),
+                    status.code
+                )),
+                Err(error) => refused.push(format!("{file}: {error}")),
             }
         }
         refused
@@ -272,18 +280,6 @@ pub fn tree_manifests(files: &BTreeMap<String, String>) -> Vec<(String, Json)> {
         }
     }
     manifests
-}
-
-/// The API server's message without the object it repeats (an immutable Job template is
-/// printed whole, several kilobytes): what it refused and why.
-fn short(message: &str) -> String {
-    match message.split_once(": Invalid value: ") {
-        Some((head, rest)) => {
-            let why = rest.rsplit_once("}: ").map_or("", |(_, why)| why);
-            format!("{head}: {}", why.split(" (Status").next().unwrap_or(why))
-        }
-        None => message.chars().take(400).collect(),
-    }
 }
 
 /// Renames the object's namespace (or the Namespace itself) to `NAME-suffix`.

@@ -173,7 +173,7 @@ const MAX_VALUE: usize = 80;
 /// The server's message with long `Invalid value: …` parts elided: on an immutable field the
 /// API server quotes the whole old object (a Job's pod template runs to kilobytes), which
 /// would bury the field name and the reason.
-fn shorten_values(message: &str) -> String {
+pub fn shorten_values(message: &str) -> String {
     const MARK: &str = "Invalid value: ";
     let mut out = String::new();
     let mut rest = message;

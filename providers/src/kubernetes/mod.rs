@@ -14,6 +14,8 @@ mod live;
 pub mod readiness;
 pub mod settings;
 
+pub use cluster::shorten_values;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
