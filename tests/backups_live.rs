@@ -12,8 +12,6 @@
 //! mount points (`/work`, `/scratch`, `/var/lib/odoo`), which become directories of a
 //! temporary directory. A script that would fail in the pod fails here.
 
-// Shared with the example tests; this one uses its evaluation only.
-#[allow(dead_code)]
 mod tree;
 
 use std::collections::BTreeMap;
@@ -138,24 +136,10 @@ fn objects(servers: &Servers, bucket: &str, scratch: &Path) -> BTreeMap<String, 
     read_tree(&copy)
 }
 
-/// The example's resources as JSON attributes.
-fn resources(example: &str) -> Vec<(String, String, Json)> {
-    let config = tree::evaluate(&Path::new("examples").join(example), &[], example);
-    config
-        .resources
-        .iter()
-        .map(|r| {
-            let attrs =
-                obp_engine::codec::to_json(&obp_lang::value::Value::record(r.attrs.clone()));
-            (r.rtype.clone(), r.address.clone(), attrs)
-        })
-        .collect()
-}
-
 /// The scripts of the example's backup ConfigMap, and the first container (init containers
 /// first) of `cron_job` for `tenant`, as rendered.
 fn rendered(example: &str, cron_job: &str, tenant: &str) -> (BTreeMap<String, String>, Json) {
-    let all = resources(example);
+    let all = tree::resources(example, &[]);
     let scripts = all
         .iter()
         .find(|(rtype, _, a)| {

@@ -594,21 +594,6 @@ fn tenants_of_a_shared_platform_do_not_wait_for_each_other() {
     assert!(at("k8s.job.upgrade[\"t7\"]") < at("k8s.deployment.web"));
 }
 
-/// The resources of an example's configuration (with `vars`) as JSON attributes, with their
-/// type and address.
-fn resources_of(example: &str, vars: &[(&str, &str)]) -> Vec<(String, String, Json)> {
-    let config = tree::evaluate(&Path::new("examples").join(example), vars, example);
-    config
-        .resources
-        .iter()
-        .map(|r| {
-            let attrs =
-                obp_engine::codec::to_json(&obp_lang::value::Value::record(r.attrs.clone()));
-            (r.rtype.clone(), r.address.clone(), attrs)
-        })
-        .collect()
-}
-
 /// The containers and init containers of a workload's pod template.
 fn pod_containers(rtype: &str, attrs: &Json) -> Vec<Json> {
     let spec = match rtype {
@@ -649,7 +634,7 @@ fn env_secret<'a>(container: &'a Json, name: &str) -> Option<&'a str> {
 fn an_s3_filestore_installs_and_configures_the_attachment_module() {
     let mut instances = 0;
     for example in ["dedicated", "saas", "hybrid"] {
-        let resources = resources_of(example, &[]);
+        let resources = tree::resources(example, &[]);
         let namespace = |attrs: &Json| attrs["metadata"]["namespace"].as_str().map(str::to_owned);
         let on_s3: std::collections::BTreeSet<String> = resources
             .iter()
@@ -675,13 +660,11 @@ fn an_s3_filestore_installs_and_configures_the_attachment_module() {
                 .collect();
             assert!(!confs.is_empty(), "{example} {ns}: odoo.conf");
             for conf in confs {
-                let modules = conf
-                    .lines()
-                    .find_map(|l| l.strip_prefix("server_wide_modules = "))
-                    .unwrap_or_default();
+                let modules = tree::server_wide_modules(conf);
                 assert!(
-                    modules.split(',').any(|m| m == "attachment_s3"),
-                    "{example} {ns}: attachment_s3 is not loaded server-wide: {modules}"
+                    modules.contains(&"attachment_s3"),
+                    "{example} {ns}: attachment_s3 is not loaded server-wide: {}",
+                    modules.join(",")
                 );
             }
             let inits: Vec<_> = here
@@ -737,7 +720,7 @@ fn an_s3_filestore_installs_and_configures_the_attachment_module() {
 /// tenant's principal and the platform's: no tenant's backup holds another's attachments.
 #[test]
 fn each_saas_tenant_has_its_own_filestore_bucket_credentials_and_backup() {
-    let resources = resources_of("saas", &[]);
+    let resources = tree::resources("saas", &[]);
     let tenants = ["acme", "globex", "initech", "umbrella", "hooli"];
     let odoo_buckets: std::collections::BTreeSet<String> = resources
         .iter()

@@ -2,6 +2,9 @@
 //! applied against real servers (`tests/examples_live.rs`): evaluating a stack, reading a
 //! rendered GitOps tree, and checking the Odoo rules on it.
 
+// Each test binary that includes this module uses part of it.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +24,28 @@ pub fn evaluate(dir: &Path, vars: &[(&str, &str)], what: &str) -> obp_lang::Conf
     let text =
         obp_lang::diagnostics::render::to_text(&checked.diagnostics, &checked.sources, false);
     checked.config.unwrap_or_else(|| panic!("{what}:\n{text}"))
+}
+
+/// The resources of an example's configuration (with `vars`) as JSON attributes, with their
+/// type and address: `(type, address, attributes)`.
+pub fn resources(example: &str, vars: &[(&str, &str)]) -> Vec<(String, String, Json)> {
+    let config = evaluate(&Path::new("examples").join(example), vars, example);
+    config
+        .resources
+        .iter()
+        .map(|r| {
+            let attrs =
+                obp_engine::codec::to_json(&obp_lang::value::Value::record(r.attrs.clone()));
+            (r.rtype.clone(), r.address.clone(), attrs)
+        })
+        .collect()
+}
+
+/// The modules an odoo.conf loads server-wide (`server_wide_modules = a,b`).
+pub fn server_wide_modules(conf: &str) -> Vec<&str> {
+    conf.lines()
+        .find_map(|l| l.strip_prefix("server_wide_modules = "))
+        .map_or_else(Vec::new, |modules| modules.split(',').collect())
 }
 
 /// Rendered files by path relative to `root`.
@@ -288,13 +313,11 @@ fn assert_s3_attachments_are_stored_in_s3(name: &str, objects: &[(String, Json)]
             .collect();
         assert!(!confs.is_empty(), "{name} {path}: no odoo.conf beside it");
         for conf in confs {
-            let modules = conf
-                .lines()
-                .find_map(|l| l.strip_prefix("server_wide_modules = "))
-                .unwrap_or_default();
+            let modules = server_wide_modules(conf);
             assert!(
-                modules.split(',').any(|m| m == "attachment_s3"),
-                "{name} {path}: its pods use a bucket but odoo.conf loads {modules}"
+                modules.contains(&"attachment_s3"),
+                "{name} {path}: its pods use a bucket but odoo.conf loads {}",
+                modules.join(",")
             );
         }
     }
